@@ -1,0 +1,156 @@
+"""One path for every channel: inbox row -> Rasa -> outbox rows.
+
+Channels store the inbound message first (bot.core.messaging.store_inbound), then call
+`process_inbound`. A crash anywhere leaves the inbox row pending, and the worker retries it; the
+replies' dedupe keys and the actions' idempotency keys make the retry safe."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+
+from bot.core.clock import Clock, system_clock
+from bot.core.messaging import Outbound, queue_outbound
+from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
+from bot.store.db import session_scope
+from bot.store.models import InboxMessage, OutboxMessage
+
+log = structlog.get_logger(__name__)
+
+MAX_DIALOGUE_ATTEMPTS = 5
+COMMANDS = {"/start": "/greet", "/batdau": "/greet", "/tracuu": "/check_status", "/huy": "/cancel"}
+UNAVAILABLE_TEXT = (
+    "Dạ, hệ thống đang bận, chưa xử lý được tin nhắn của Ông/Bà. "
+    "Tin nhắn đã được lưu, chúng tôi sẽ trả lời ngay khi có thể."
+)
+EMPTY_TEXT = "Dạ, Ông/Bà vui lòng nhắn nội dung bằng chữ để chúng tôi hỗ trợ ạ."
+
+
+def sender_key(channel: str, external_id: str) -> str:
+    return f"{channel}:{external_id}"
+
+
+def button_key(outbox_id: int, index: int) -> str:
+    return f"{outbox_id}:{index}"
+
+
+def resolve_button(session, row: InboxMessage) -> str | None:
+    """The Rasa payload behind a pressed button, only if we offered it to this sender."""
+    match = re.fullmatch(r"(\d+):(\d+)", str(row.payload.get("button", "")))
+    if not match:
+        return None
+    offered = session.get(OutboxMessage, int(match[1]))
+    index = int(match[2])
+    if (
+        offered is None
+        or offered.recipient_external_id != row.sender_external_id
+        or offered.channel != row.channel
+        or index >= len(offered.buttons)
+    ):
+        return None
+    return offered.buttons[index]["payload"]
+
+
+def dialogue_text(session, row: InboxMessage) -> str:
+    """What Rasa gets: a pressed button's payload, a known command, or the text with any
+    leading slashes removed so typed text can never pose as an intent payload."""
+    payload = resolve_button(session, row)
+    if payload:
+        return payload
+    text = (row.text or "").strip()
+    command = text.split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else ""
+    if command in COMMANDS:
+        rest = text[len(text.split(maxsplit=1)[0]):].strip()
+        return COMMANDS[command] + (f'{{"ticket_code":"{rest}"}}' if _is_code(rest) else "")
+    return text.lstrip("/").strip()
+
+
+def _is_code(value: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z]{2,4}-\d{4}-\d{6}", value))
+
+
+class Pipeline:
+    def __init__(self, db_url: str, rasa: RasaClient, clock: Clock = system_clock) -> None:
+        self.db_url = db_url
+        self.rasa = rasa
+        self.clock = clock
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._in_flight: set[int] = set()
+
+    async def process_inbound(self, inbox_id: int) -> list[int]:
+        """Handle one stored message; returns the ids of the queued replies."""
+        if inbox_id in self._in_flight:
+            return []
+        self._in_flight.add(inbox_id)
+        try:
+            return await self._process(inbox_id)
+        finally:
+            self._in_flight.discard(inbox_id)
+
+    async def sweep_pending(self, older_than_seconds: float = 10.0) -> int:
+        """Retry messages left pending (Rasa was down, a process died mid-way)."""
+        cutoff = self.clock() - timedelta(seconds=older_than_seconds)
+        with session_scope(self.db_url) as session:
+            ids = list(session.scalars(
+                select(InboxMessage.id)
+                .where(InboxMessage.status == "pending", InboxMessage.received_at <= cutoff)
+                .order_by(InboxMessage.id).limit(100)
+            ))
+        for inbox_id in ids:
+            await self.process_inbound(inbox_id)
+        return len(ids)
+
+    async def _process(self, inbox_id: int) -> list[int]:
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            if row is None or row.status != "pending":
+                return []
+            key = sender_key(row.channel, row.sender_external_id)
+            text = dialogue_text(session, row)
+        async with self._locks[key]:
+            return await self._converse(inbox_id, key, text)
+
+    async def _converse(self, inbox_id: int, key: str, text: str) -> list[int]:
+        if not text:
+            return self._finish(inbox_id, [(EMPTY_TEXT, [])])
+        try:
+            replies = await self.rasa.respond(key, text, {"inbox_id": inbox_id})
+        except DialogueUnavailable as error:
+            return self._postpone(inbox_id, str(error))
+        return self._finish(inbox_id, [(r.text, r.buttons) for r in replies])
+
+    def _finish(self, inbox_id: int, replies: list[tuple[str | None, list]]) -> list[int]:
+        now = self.clock()
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            ids = [self._queue(session, row, i, text, buttons, now)
+                   for i, (text, buttons) in enumerate(replies)]
+            row.status, row.processed_at, row.attempts = "done", now, row.attempts + 1
+        log.info("inbound_processed", inbox_id=inbox_id, replies=len(ids))
+        return ids
+
+    def _postpone(self, inbox_id: int, reason: str) -> list[int]:
+        now = self.clock()
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            row.attempts += 1
+            row.last_error = reason
+            if row.attempts == 1:  # tell the citizen once that we are late, not every retry
+                self._queue(session, row, "busy", UNAVAILABLE_TEXT, [], now)
+            if row.attempts >= MAX_DIALOGUE_ATTEMPTS:
+                row.status = "failed"
+        log.warning("dialogue_unavailable", inbox_id=inbox_id, reason=reason)
+        return []
+
+    @staticmethod
+    def _queue(session, row: InboxMessage, index, text, buttons, now: datetime) -> int:
+        outbound = Outbound(
+            channel=row.channel, recipient_external_id=row.sender_external_id, text=text,
+            buttons=buttons, in_reply_to=row.id,
+        )
+        return queue_outbound(session, outbound, f"reply:{row.id}:{index}", now).id

@@ -1,0 +1,105 @@
+"""Everything about running Rasa as processes: training when stale, the command lines of the
+Rasa and action servers, and the endpoints file they read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+from bot.settings import PROJECT_ROOT, Settings
+
+MODEL_NAME = "nghedan"
+TRAINING_INPUTS = ("config.yml", "domain.yml")
+TRAINING_DATA_DIR = "nlu_data"
+
+
+def rasa_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+                "PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+    return env
+
+
+def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
+    digest = hashlib.sha256()
+    files = [root / name for name in TRAINING_INPUTS]
+    files += sorted((root / TRAINING_DATA_DIR).rglob("*.yml"))
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.rasa_model_dir / f"{MODEL_NAME}.tar.gz"
+
+
+def model_is_current(settings: Settings) -> bool:
+    stamp = settings.rasa_model_dir / f"{MODEL_NAME}.sha256"
+    return (model_path(settings).exists() and stamp.exists()
+            and stamp.read_text().strip() == training_fingerprint())
+
+
+def train(settings: Settings) -> None:
+    """Train the model into RASA_MODEL_DIR; raises CalledProcessError on failure."""
+    settings.rasa_model_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "rasa", "train", "--data", TRAINING_DATA_DIR,
+         "--config", "config.yml", "--domain", "domain.yml", "--out",
+         str(settings.rasa_model_dir), "--fixed-model-name", MODEL_NAME],
+        cwd=PROJECT_ROOT, env=rasa_env(), check=True,
+    )
+    (settings.rasa_model_dir / f"{MODEL_NAME}.sha256").write_text(training_fingerprint())
+
+
+def endpoints_config(settings: Settings) -> dict:
+    config: dict = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_server_port}/webhook"},
+    }
+    if settings.redis_url:
+        redis = urlparse(settings.redis_url)
+        common = {"url": redis.hostname or "127.0.0.1", "port": redis.port or 6379,
+                  "db": int((redis.path or "/0").lstrip("/") or 0)}
+        if redis.password:
+            common["password"] = redis.password
+        config["tracker_store"] = {"type": "redis", "key_prefix": "nghedan", **common}
+        config["lock_store"] = {"type": "redis", "key_prefix": "nghedan", **common}
+    else:
+        config["tracker_store"] = {
+            "type": "bot.rasa_ext.tracker_store.ProjectTrackerStore",
+            "db_url": settings.effective_database_url,
+        }
+    return config
+
+
+def write_runtime_files(settings: Settings) -> tuple[Path, Path]:
+    """endpoints.yml and credentials.yml for this run, in DATA_DIR/run (they hold URLs)."""
+    run_dir = settings.data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    endpoints, credentials = run_dir / "endpoints.yml", run_dir / "credentials.yml"
+    endpoints.write_text(yaml.safe_dump(endpoints_config(settings), sort_keys=False))
+    endpoints.chmod(0o600)
+    credentials.write_text(yaml.safe_dump({"rest": None}))
+    return endpoints, credentials
+
+
+def rasa_server_command(settings: Settings, endpoints: Path, credentials: Path) -> list[str]:
+    url = urlparse(settings.rasa_url)
+    return [
+        sys.executable, "-m", "rasa", "run", "--enable-api",
+        "--auth-token", settings.ensure_rasa_token(),
+        "--interface", url.hostname or "127.0.0.1", "--port", str(url.port or 5005),
+        "--model", str(model_path(settings)),
+        "--endpoints", str(endpoints), "--credentials", str(credentials),
+    ]
+
+
+def action_server_command(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+            "--port", str(settings.action_server_port)]

@@ -1,0 +1,132 @@
+"""Every setting, read from the environment or `.env` (pydantic-settings).
+
+A missing or malformed setting stops the process with one clear line (see `load_settings`),
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    data_dir: Path = Field(PROJECT_ROOT / "var", description="Runtime data: SQLite file, files.")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite in DATA_DIR.")
+    redis_url: str = Field("", description="Redis for Rasa trackers and locks (production).")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Shown times; storage is UTC.")
+    ticket_code_prefix: str = Field("KN", pattern=r"^[A-Z]{2,4}$")
+
+    rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server (REST channel).")
+    rasa_token: str = Field("", description="Rasa HTTP API token; generated if empty.")
+    rasa_model_dir: Path = Field(PROJECT_ROOT / "models")
+    action_server_port: int = Field(5055, ge=1, le=65535)
+
+    web_host: str = Field("127.0.0.1")
+    web_port: int = Field(8080, ge=1, le=65535)
+    public_url: str = Field("", description="External https URL (webhooks); empty: local only.")
+
+    telegram_token: str = Field("", description="Bot token from @BotFather; empty: channel off.")
+    telegram_base_url: str = Field("https://api.telegram.org/bot")
+    telegram_base_file_url: str = Field("https://api.telegram.org/file/bot")
+    telegram_webhook_secret: str = Field("", description="Webhook mode when set with PUBLIC_URL.")
+
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: str = Field("json", pattern=r"^(json|console)$")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL (expected e.g. sqlite:///var/nghedan.db or "
+                "postgresql://user@host:5432/dbname)"
+            ) from None
+        if url.get_backend_name() not in SUPPORTED_DATABASES:
+            raise ValueError(f"database '{url.get_backend_name()}' is not supported "
+                             f"(use one of: {', '.join(SUPPORTED_DATABASES)})")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+    @field_validator("rasa_url", "telegram_base_url", "telegram_base_file_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'nghedan.db'}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    def ensure_rasa_token(self) -> str:
+        """The Rasa API token: the configured one, else one kept in DATA_DIR across restarts."""
+        if self.rasa_token:
+            return self.rasa_token
+        path = self.data_dir / "rasa_token"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        self.rasa_token = path.read_text().strip()
+        return self.rasa_token
+
+
+def describe_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "setting"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"Setting {name}: {message}.")
+    return " ".join(lines)
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """Settings for this process; raises SettingsError with an operator-friendly message."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_error(error)) from None

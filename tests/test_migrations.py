@@ -1,0 +1,46 @@
+"""Migrations: from empty to head and one step down, on SQLite and PostgreSQL; the models and
+the migrations describe the same schema."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from bot.store.db import engine_for
+from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
+from bot.store.models import Base
+from tests.conftest import BACKENDS
+
+pytestmark = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
+
+
+def tables(url: str) -> set[str]:
+    engine = engine_for(url)
+    engine.dispose()  # forget cached schema state between migrations
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
+    assert tables(empty_db_url) == set()
+    upgrade(empty_db_url)
+    assert current_revision(empty_db_url) == head_revision() == "0002"
+    assert tables(empty_db_url) == set(Base.metadata.tables)
+
+    downgrade(empty_db_url, "-1")
+    assert current_revision(empty_db_url) == "0001"
+    assert "conversation_trackers" not in tables(empty_db_url)
+    assert "tickets" in tables(empty_db_url)
+
+    upgrade(empty_db_url)
+    assert current_revision(empty_db_url) == "0002"
+    downgrade(empty_db_url, "base")
+    assert tables(empty_db_url) == set()
+
+
+def test_models_match_migrations(empty_db_url):
+    upgrade(empty_db_url)
+    with engine_for(empty_db_url).connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
