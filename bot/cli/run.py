@@ -25,6 +25,7 @@ from bot.store.migrate import current_revision, head_revision, is_empty, upgrade
 
 log = structlog.get_logger(__name__)
 INBOX_SWEEP_SECONDS = 5
+OUTBOX_RETRY_SECONDS = 2
 
 
 def prepare_database(settings: Settings, seed: bool = False) -> dict[str, int]:
@@ -57,7 +58,8 @@ def run_up(settings: Settings) -> None:
     ]
     log_dir = settings.data_dir / "log"
     _print_banner(settings, log_dir)
-    supervisor = Supervisor(specs, log_dir)
+    supervisor = Supervisor(specs, log_dir, pid_file=settings.data_dir / "run" / "pids.json",
+                            on_event=typer.echo)
     threading.Thread(target=_announce_ready, args=(settings,), daemon=True).start()
     supervisor.run()
     typer.echo("Đã dừng tất cả tiến trình.")
@@ -113,6 +115,7 @@ async def run_bot(settings: Settings) -> None:
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(pipeline.sweep_pending, "interval", seconds=INBOX_SWEEP_SECONDS,
                       id="sweep_inbox", max_instances=1, coalesce=True)
+    telegram = await _start_telegram(settings, pipeline, scheduler)
     scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -121,6 +124,26 @@ async def run_bot(settings: Settings) -> None:
     log.info("bot_started", web_port=settings.web_port, telegram=settings.telegram_enabled)
     await stop.wait()
     scheduler.shutdown(wait=False)
+    if telegram is not None:
+        from bot.channels import telegram as telegram_channel
+
+        await telegram_channel.stop(telegram)
     await runner.cleanup()
     await rasa.aclose()
     log.info("bot_stopped")
+
+
+async def _start_telegram(settings: Settings, pipeline: Pipeline, scheduler: AsyncIOScheduler):
+    """The Telegram channel when a token is set; its outbox is retried every few seconds."""
+    if not settings.telegram_enabled:
+        return None
+    from bot.channels import telegram as telegram_channel
+    from bot.channels.base import deliver_due
+
+    application = telegram_channel.build_application(settings, pipeline)
+    await telegram_channel.start_polling(application)
+    sender = application.bot_data["sender"]
+    scheduler.add_job(deliver_due, "interval", seconds=OUTBOX_RETRY_SECONDS,
+                      args=[sender, pipeline.db_url, pipeline.clock], id="outbox_telegram",
+                      max_instances=1, coalesce=True)
+    return application

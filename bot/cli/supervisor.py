@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -38,10 +39,11 @@ class _Running:
 
 
 class Supervisor:
-    def __init__(self, specs: list[ProcessSpec], log_dir: Path,
+    def __init__(self, specs: list[ProcessSpec], log_dir: Path, pid_file: Path | None = None,
                  on_event: Callable[[str], None] = print) -> None:
         self._procs = [_Running(spec) for spec in specs]
         self._log_dir = log_dir
+        self._pid_file = pid_file
         self._on_event = on_event
         self._stopping = False
 
@@ -73,6 +75,8 @@ class Supervisor:
         )
         logfile.close()
         running.started_at = time.monotonic()
+        if self._pid_file is not None:  # lets operators (and tests) see who runs what
+            self._pid_file.write_text(json.dumps(self.pids()))
         log.info("process_started", process=running.spec.name, pid=running.process.pid)
 
     def _check(self, now: float) -> None:

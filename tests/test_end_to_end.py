@@ -1,0 +1,220 @@
+"""The whole default setup, for real: `nghedan up` (Rasa server with the trained model, action
+server, bot) on a fresh SQLite database; a citizen files a report on the web chat and in the
+terminal; the supervisor restarts a dead process and stops everything on SIGTERM.
+One `up` (one Rasa server) for the whole module."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.store.db import session_scope
+from bot.store.models import InboxMessage, OrgUnit, OutboxMessage, Ticket
+from tests.fake_telegram import FakeTelegram
+
+READY_TIMEOUT = 400
+REPORT = "Đường bê tông thôn 3 bị ngập sâu mấy hôm nay, cống thoát nước bị tắc hoàn toàn"
+CODE = re.compile(r"KN-\d{4}-\d{6}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Setup:
+    def __init__(self, root: Path, telegram: FakeTelegram) -> None:
+        self.root = root
+        self.telegram = telegram
+        self.db_url = f"sqlite:///{root / 'nghedan.db'}"
+        self.web_port = free_port()
+        self.env = {
+            **os.environ, "DATA_DIR": str(root), "DATABASE_URL": self.db_url,
+            "RASA_URL": f"http://127.0.0.1:{free_port()}",
+            "ACTION_SERVER_PORT": str(free_port()), "WEB_PORT": str(self.web_port),
+            "TELEGRAM_TOKEN": "123456:TEST", "TELEGRAM_BASE_URL": telegram.base_url,
+            "TELEGRAM_BASE_FILE_URL": telegram.base_url.replace("/bot", "/file/bot"),
+        }
+        self.process: subprocess.Popen | None = None
+        self.output = root / "up.out"
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "up"], env=self.env,
+            stdout=self.output.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output.read_text()
+            try:
+                if httpx.get(f"{self.web}/health", timeout=2).json()["rasa"] == "ready":
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+        raise AssertionError("not ready in time:\n" + self.output.read_text())
+
+    def pids(self) -> dict[str, int]:
+        return json.loads((self.root / "run" / "pids.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    telegram = FakeTelegram()
+    telegram.start()
+    running = Setup(tmp_path_factory.mktemp("up"), telegram)
+    running.start()
+    yield running
+    telegram.stop()
+    if running.process.poll() is None:
+        running.process.kill()
+        for pid in running.pids().values():
+            _kill_group(pid)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def say(client: httpx.Client, setup: Setup, **body) -> list[dict]:
+    response = client.post(f"{setup.web}/api/chat/messages", json=body, timeout=60)
+    assert response.status_code == 200
+    return response.json()["messages"]
+
+
+def press(client: httpx.Client, setup: Setup, messages: list[dict], title: str) -> list[dict]:
+    keys = [b["key"] for m in messages for b in m["buttons"] if b["title"] == title]
+    assert keys, f"no button {title!r} in {messages}"
+    return say(client, setup, button=keys[0])
+
+
+def test_up_prints_channels_and_loads_demo_commune(setup):
+    banner = setup.output.read_text()
+    assert f"Web chat:   bật, http://127.0.0.1:{setup.web_port}/" in banner
+    assert "Telegram:   bật" in banner
+    assert "Zalo:       tắt" in banner
+    with session_scope(setup.db_url) as session:
+        assert session.scalar(select(OrgUnit).where(OrgUnit.is_triage.is_(True))) is not None
+
+
+def test_citizen_files_a_report_on_the_web_chat(setup):
+    with httpx.Client() as client:
+        greeting = say(client, setup, text="/start")
+        assert greeting and greeting[0]["text"].startswith("Dạ")
+        confirm = say(client, setup, text=REPORT)
+        assert any("thôn 3" in (m["text"] or "") for m in confirm), confirm
+        receipt = press(client, setup, confirm, "Gửi")
+        text = " ".join(m["text"] or "" for m in receipt)
+        code = CODE.search(text)
+        assert code, receipt
+        status = say(client, setup, text="đơn của tôi sao rồi")
+        assert code[0] in " ".join(m["text"] or "" for m in status)
+    with session_scope(setup.db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code[0]))
+        assert ticket.text == REPORT and "thôn 3" in ticket.location_text.lower()
+        assert ticket.status == "received" and ticket.citizen_id is not None
+        assert [e.action for e in ticket.events] == ["created"]
+        inbox = list(session.scalars(select(InboxMessage).where(InboxMessage.channel == "web")))
+        assert inbox and all(row.status == "done" for row in inbox)
+        outbox = list(session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "web")))
+        assert outbox and all(row.status == "sent" for row in outbox)
+
+
+def test_redelivered_web_message_is_handled_once(setup):
+    with httpx.Client() as client:
+        first = say(client, setup, text="xin chào", client_message_id="same-id")
+        again = say(client, setup, text="xin chào", client_message_id="same-id")
+    assert first and again == []
+    with session_scope(setup.db_url) as session:
+        rows = session.scalars(select(InboxMessage).where(
+            InboxMessage.platform_message_id.endswith(":same-id")))
+        assert len(list(rows)) == 1
+
+
+def test_terminal_chat_holds_a_conversation_through_rasa(setup):
+    script = f"xin chào\n{REPORT}\n1\nthoát\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--user", "ong-ba-test"], input=script,
+        capture_output=True, text=True, env=setup.env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Bot: Dạ" in result.stdout
+    assert "[1] Gửi" in result.stdout
+    code = CODE.search(result.stdout.split("[1] Gửi", 1)[1])
+    assert code, result.stdout
+    with session_scope(setup.db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code[0]))
+        assert ticket.channel == "cli"
+
+
+def test_telegram_user_files_a_report_with_buttons(setup):
+    fake, chat = setup.telegram, 777001
+    fake.user_says(chat, "/start")
+    greeting = fake.wait_for(lambda m: m["chat_id"] == chat)
+    assert greeting["text"].startswith("Dạ")
+    fake.user_says(chat, REPORT)
+    confirm = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in (m["reply_markup"] or ""))
+    fake.user_presses(chat, confirm, "Gửi")
+    receipt = fake.wait_for(lambda m: m["chat_id"] == chat and CODE.search(m["text"]))
+    with session_scope(setup.db_url) as session:
+        code = CODE.search(receipt["text"])[0]
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        assert ticket.channel == "telegram"
+        sent = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_external_id == str(chat)))
+        assert all(row.status == "sent" and row.platform_message_id for row in sent)
+
+
+def test_telegram_user_who_blocked_the_bot_is_not_retried(setup):
+    fake, chat = setup.telegram, 666001
+    fake.blocked.add(chat)
+    fake.user_says(chat, "xin chào")
+    deadline = time.monotonic() + 60
+    rows: list[OutboxMessage] = []
+    while time.monotonic() < deadline:
+        with session_scope(setup.db_url) as session:
+            rows = list(session.scalars(select(OutboxMessage).where(
+                OutboxMessage.recipient_external_id == str(chat))))
+        if rows and all(row.status == "failed" for row in rows):
+            break
+        time.sleep(0.5)
+    assert rows and all(row.status == "failed" for row in rows)
+    assert all(row.attempts == 1 and "blocked by the user" in row.last_error for row in rows)
+
+
+def test_supervisor_restarts_a_dead_process(setup):
+    before = setup.pids()
+    os.killpg(before["actions"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and setup.pids()["actions"] == before["actions"]:
+        time.sleep(0.5)
+    after = setup.pids()
+    assert after["actions"] != before["actions"]
+    assert after["rasa"] == before["rasa"] and after["bot"] == before["bot"]
+    assert "Tiến trình actions đã dừng" in setup.output.read_text()
+
+
+def test_sigterm_stops_everything(setup):
+    pids = setup.pids()
+    setup.process.send_signal(signal.SIGTERM)
+    assert setup.process.wait(timeout=60) == 0
+    for pid in pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "Đã dừng tất cả tiến trình." in setup.output.read_text()
