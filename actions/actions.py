@@ -40,6 +40,8 @@ class ValidateReportForm(FormValidationAction):
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: dict) -> dict[str, Any]:
         text = (value or "").strip()
+        if not text:  # blanked after "Sửa"/"Hủy": ask again, nothing to complain about
+            return {"location": None}
         if len(text) < 2 or text.startswith("/"):
             dispatcher.utter_message(text="Dạ, Ông/Bà cho biết rõ hơn địa điểm giúp ạ.")
             return {"location": None}

@@ -26,6 +26,15 @@ def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _StderrLogger:
+    """Writes each line to the *current* sys.stderr (it may be replaced after configuration)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     renderer = (structlog.processors.JSONRenderer(ensure_ascii=False) if fmt == "json"
                 else structlog.dev.ConsoleRenderer(colors=False))
@@ -39,7 +48,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_args: _StderrLogger(),
         cache_logger_on_first_use=False,
     )
     # Libraries log through the standard library: keep them quiet and on one line too.

@@ -58,13 +58,18 @@ class FakeTelegram:
         self.updates.append({"update_id": next(self._ids), "message": message})
 
     def user_presses(self, chat_id: int, sent: dict[str, Any], title: str) -> None:
-        rows = json.loads(sent["reply_markup"])["inline_keyboard"]
+        rows = sent["reply_markup"]["inline_keyboard"]
         data = next(b["callback_data"] for row in rows for b in row if b["text"] == title)
         query = {"id": str(next(self._ids)), "chat_instance": "ci", "data": data,
                  "from": {"id": chat_id, "is_bot": False, "first_name": "Dân"},
                  "message": {"message_id": sent["message_id"], "date": int(time.time()),
                              "chat": {"id": chat_id, "type": "private"}, "text": sent["text"]}}
         self.updates.append({"update_id": next(self._ids), "callback_query": query})
+
+    @staticmethod
+    def button_titles(sent: dict[str, Any]) -> list[str]:
+        rows = (sent["reply_markup"] or {}).get("inline_keyboard", [])
+        return [b["text"] for row in rows for b in row]
 
     def wait_for(self, predicate, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -107,8 +112,10 @@ class FakeTelegram:
                                      status=403)
         message = {"message_id": next(self._ids), "date": int(time.time()),
                    "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")}
-        self.sent.append({**message, "chat_id": chat_id,
-                          "reply_markup": params.get("reply_markup")})
+        markup = params.get("reply_markup")
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        self.sent.append({**message, "chat_id": chat_id, "reply_markup": markup})
         return web.json_response({"ok": True, "result": message})
 
 

@@ -169,7 +169,7 @@ def test_telegram_user_files_a_report_with_buttons(setup):
     greeting = fake.wait_for(lambda m: m["chat_id"] == chat)
     assert greeting["text"].startswith("Dạ")
     fake.user_says(chat, REPORT)
-    confirm = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in (m["reply_markup"] or ""))
+    confirm = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
     fake.user_presses(chat, confirm, "Gửi")
     receipt = fake.wait_for(lambda m: m["chat_id"] == chat and CODE.search(m["text"]))
     with session_scope(setup.db_url) as session:
