@@ -6,7 +6,6 @@ import asyncio
 import signal
 import threading
 import time
-from datetime import UTC
 
 import httpx
 import structlog
@@ -19,13 +18,12 @@ from bot.core.org import load_demo
 from bot.dialogue import rasa_runtime
 from bot.dialogue.pipeline import Pipeline
 from bot.dialogue.rasa_client import RasaClient
+from bot.jobs.scheduler import add_outbox_delivery, build_scheduler
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import session_scope
 from bot.store.migrate import current_revision, head_revision, is_empty, upgrade
 
 log = structlog.get_logger(__name__)
-INBOX_SWEEP_SECONDS = 5
-OUTBOX_RETRY_SECONDS = 2
 
 
 def prepare_database(settings: Settings, seed: bool = False) -> dict[str, int]:
@@ -112,9 +110,7 @@ async def run_bot(settings: Settings) -> None:
     rasa = RasaClient(settings.rasa_url, settings.ensure_rasa_token())
     pipeline = Pipeline(url, rasa)
     runner = await start_web(settings, pipeline)
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(pipeline.sweep_pending, "interval", seconds=INBOX_SWEEP_SECONDS,
-                      id="sweep_inbox", max_instances=1, coalesce=True)
+    scheduler = build_scheduler(pipeline)
     telegram = await _start_telegram(settings, pipeline, scheduler)
     scheduler.start()
     stop = asyncio.Event()
@@ -138,12 +134,8 @@ async def _start_telegram(settings: Settings, pipeline: Pipeline, scheduler: Asy
     if not settings.telegram_enabled:
         return None
     from bot.channels import telegram as telegram_channel
-    from bot.channels.base import deliver_due
 
     application = telegram_channel.build_application(settings, pipeline)
     await telegram_channel.start_polling(application)
-    sender = application.bot_data["sender"]
-    scheduler.add_job(deliver_due, "interval", seconds=OUTBOX_RETRY_SECONDS,
-                      args=[sender, pipeline.db_url, pipeline.clock], id="outbox_telegram",
-                      max_instances=1, coalesce=True)
+    add_outbox_delivery(scheduler, application.bot_data["sender"], pipeline)
     return application
