@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from bot.core.context import CoreContext
+from bot.core.org import load_demo
 from bot.core.taxonomy import ActorType
 from bot.core.tickets import Actor, TicketDraft, create_ticket
 from bot.store.db import session_scope
@@ -23,18 +25,21 @@ from bot.store.migrate import upgrade
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ACTOR = Actor(ActorType.CITIZEN, None, "web")
+CTX = CoreContext.build(TZ)
 
 
 def create_one(url: str, i: int) -> float:
     start = time.perf_counter()
     with session_scope(url) as session:
         draft = TicketDraft(text=f"Đường thôn {i} ngập", channel="web")
-        create_ticket(session, draft, ACTOR, datetime.now(UTC), "KN", TZ)
+        create_ticket(session, draft, ACTOR, CTX)
     return time.perf_counter() - start
 
 
 def measure(url: str, count: int, workers: int) -> str:
     upgrade(url)
+    with session_scope(url) as session:
+        load_demo(session, datetime.now(UTC))
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         latencies = sorted(pool.map(lambda i: create_one(url, i), range(count)))

@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     redis_url: str = Field("", description="Redis for Rasa trackers and locks (production).")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Shown times; storage is UTC.")
     ticket_code_prefix: str = Field("KN", pattern=r"^[A-Z]{2,4}$")
+    clocks_file: Path | None = Field(None, description="Legal clock rules (default: built in).")
+    extra_days_off: list[date] = Field(default_factory=list, description="JSON list of dates.")
+    extra_working_days: list[date] = Field(default_factory=list)
 
     rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server (REST channel).")
     rasa_token: str = Field("", description="Rasa HTTP API token; generated if empty.")

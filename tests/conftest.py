@@ -12,8 +12,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from bot.core.org import load_demo
 from bot.settings import load_settings
+from bot.store.db import session_scope
 from bot.store.migrate import upgrade
+from tests.helpers import NOW
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -61,7 +64,10 @@ def empty_db_url(request, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def db_url(empty_db_url) -> str:
+    """Migrated, with the demo commune (units, triage desk, areas, officers) loaded."""
     upgrade(empty_db_url)
+    with session_scope(empty_db_url) as session:
+        load_demo(session, NOW)
     return empty_db_url
 
 

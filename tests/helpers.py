@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.context import CoreContext
 from bot.core.taxonomy import ActorType
 from bot.core.tickets import Actor, TicketDraft, create_ticket
 from bot.store.db import session_scope
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hanoi
 CITIZEN = Actor(ActorType.CITIZEN, None, "web")
 OFFICER = Actor(ActorType.OFFICER, 1, "desk")
 
 
+class TestClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def context(now: datetime = NOW) -> CoreContext:
+    return CoreContext.build(TZ, "KN", TestClock(now))
+
+
 def make_ticket(url: str, text: str = "Đường thôn 3 ngập", key: str | None = None,
-                now: datetime = NOW) -> str:
+                now: datetime = NOW, **draft) -> str:
     with session_scope(url) as session:
-        draft = TicketDraft(text=text, channel="web", idempotency_key=key)
-        return create_ticket(session, draft, CITIZEN, now, "KN", TZ).code
+        draft = TicketDraft(text=text, channel="web", idempotency_key=key, **draft)
+        return create_ticket(session, draft, CITIZEN, context(now)).code

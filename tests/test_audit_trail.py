@@ -12,7 +12,7 @@ from bot.store.audit import MissingAuditEvent
 from bot.store.db import session_scope
 from bot.store.models import Ticket, TicketEvent
 from tests.conftest import BACKENDS
-from tests.helpers import NOW, OFFICER, make_ticket
+from tests.helpers import OFFICER, context, make_ticket
 
 pytestmark = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 
@@ -25,11 +25,11 @@ def test_every_change_is_an_event_with_actor_and_channel(db_url):
     code = make_ticket(db_url)
     with session_scope(db_url) as session:
         ticket = load(session, code)
-        change_status(session, ticket, Status.ACCEPTED, OFFICER, NOW)
-        update_fields(session, ticket, OFFICER, NOW, category="ha_tang", kind="kien_nghi")
+        change_status(session, ticket, Status.ACCEPTED, OFFICER, context())
+        update_fields(session, ticket, OFFICER, context(), category="ha_tang", kind="kien_nghi")
     with session_scope(db_url) as session:
         events = load(session, code).events
-        assert [e.action for e in events] == ["created", "status_accepted", "updated"]
+        assert [e.action for e in events] == ["created", "accepted", "updated"]
         assert (events[1].from_status, events[1].to_status) == ("received", "accepted")
         assert (events[1].actor_type, events[1].actor_id, events[1].channel) == (
             "officer", 1, "desk")
@@ -47,7 +47,7 @@ def test_a_change_without_an_event_is_refused(db_url):
 def test_illegal_transition_changes_nothing(db_url):
     code = make_ticket(db_url)
     with pytest.raises(IllegalTransition), session_scope(db_url) as session:
-        change_status(session, load(session, code), Status.CLOSED, OFFICER, NOW)
+        change_status(session, load(session, code), Status.CLOSED, OFFICER, context())
     with session_scope(db_url) as session:
         assert len(load(session, code).events) == 1
 

@@ -6,10 +6,17 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from bot.store.db import engine_for
-from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
+from bot.store.migrate import (
+    MIGRATIONS_DIR,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 from bot.store.models import Base
 from tests.conftest import BACKENDS
 
@@ -22,21 +29,33 @@ def tables(url: str) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
+def revisions_newest_first() -> list[str]:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return [r.revision for r in script.walk_revisions()]
+
+
 def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
     assert tables(empty_db_url) == set()
     upgrade(empty_db_url)
-    assert current_revision(empty_db_url) == head_revision() == "0002"
+    assert current_revision(empty_db_url) == head_revision()
     assert tables(empty_db_url) == set(Base.metadata.tables)
 
     downgrade(empty_db_url, "-1")
-    assert current_revision(empty_db_url) == "0001"
-    assert "conversation_trackers" not in tables(empty_db_url)
+    assert current_revision(empty_db_url) == revisions_newest_first()[1]
+    assert "routing_rules" not in tables(empty_db_url)
     assert "tickets" in tables(empty_db_url)
-
     upgrade(empty_db_url)
-    assert current_revision(empty_db_url) == "0002"
-    downgrade(empty_db_url, "base")
+    assert current_revision(empty_db_url) == head_revision()
+
+
+def test_every_step_goes_down_and_up_again(empty_db_url):
+    upgrade(empty_db_url)
+    for expected in revisions_newest_first()[1:] + [None]:
+        downgrade(empty_db_url, "-1")
+        assert current_revision(empty_db_url) == expected
     assert tables(empty_db_url) == set()
+    upgrade(empty_db_url)
+    assert tables(empty_db_url) == set(Base.metadata.tables)
 
 
 def test_models_match_migrations(empty_db_url):

@@ -14,10 +14,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.cli.supervisor import ProcessSpec, Supervisor
 from bot.core.clock import system_clock
+from bot.core.context import context_from_settings
 from bot.core.org import load_demo
 from bot.dialogue import rasa_runtime
 from bot.dialogue.pipeline import Pipeline
 from bot.dialogue.rasa_client import RasaClient
+from bot.jobs.leader import LeaderLock
 from bot.jobs.scheduler import add_outbox_delivery, build_scheduler
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import session_scope
@@ -110,7 +112,8 @@ async def run_bot(settings: Settings) -> None:
     rasa = RasaClient(settings.rasa_url, settings.ensure_rasa_token())
     pipeline = Pipeline(url, rasa)
     runner = await start_web(settings, pipeline)
-    scheduler = build_scheduler(pipeline)
+    leader = LeaderLock(url, settings.data_dir / "run")
+    scheduler = build_scheduler(pipeline, leader, context_from_settings())
     telegram = await _start_telegram(settings, pipeline, scheduler)
     scheduler.start()
     stop = asyncio.Event()
@@ -120,6 +123,7 @@ async def run_bot(settings: Settings) -> None:
     log.info("bot_started", web_port=settings.web_port, telegram=settings.telegram_enabled)
     await stop.wait()
     scheduler.shutdown(wait=False)
+    leader.release()
     if telegram is not None:
         from bot.channels import telegram as telegram_channel
 

@@ -1,18 +1,30 @@
-"""The service API that channels, Rasa actions and the web call (plain Python, own sessions)."""
+"""The citizens' side of the service API, as conversations call it (Rasa actions, channels):
+each function opens its own session and names the citizen by channel sender key."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.core.authz import Caller, NotAllowed
 from bot.core.citizens import citizen_for, identity_for
-from bot.core.clock import Clock, system_clock
-from bot.core.taxonomy import STATUS_LABELS, ActorType, Status
-from bot.core.tickets import Actor, TicketDraft, create_ticket
+from bot.core.context import CoreContext, context_from_settings
+from bot.core.desk import load_ticket
+from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
+from bot.core.templates import local
+from bot.core.tickets import (
+    TicketDraft,
+    announce,
+    change_status,
+    create_ticket,
+    record_event,
+    require_transition,
+)
 from bot.settings import load_settings
 from bot.store.db import session_scope
-from bot.store.models import OrgUnit, Ticket
+from bot.store.models import OrgUnit, Ticket, TicketNote
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,7 @@ class Receipt:
     code: str
     unit_name: str
     status_label: str
+    accept_due_local: str
 
 
 @dataclass(frozen=True)
@@ -36,22 +49,32 @@ def split_sender(sender_key: str) -> tuple[str, str]:
     return channel, external_id
 
 
-def submit_report(sender_key: str, text: str, location: str | None, idempotency_key: str,
-                  clock: Clock = system_clock) -> Receipt:
-    """File a report from a conversation; the same idempotency key returns the same ticket."""
-    settings = load_settings()
+def _caller(session: Session, sender_key: str, ctx: CoreContext) -> Caller:
     channel, external_id = split_sender(sender_key)
-    now = clock()
-    with session_scope(settings.effective_database_url) as session:
-        citizen = citizen_for(session, channel, external_id, now)
-        draft = TicketDraft(text=text, channel=channel, citizen_id=citizen.id,
-                            location_text=location, idempotency_key=idempotency_key)
-        actor = Actor(ActorType.CITIZEN, citizen.id, channel)
-        ticket = create_ticket(session, draft, actor, now, settings.ticket_code_prefix,
-                               settings.tz)
+    return Caller.citizen(citizen_for(session, channel, external_id, ctx.clock()).id, channel)
+
+
+def _db_url() -> str:
+    return load_settings().effective_database_url
+
+
+def submit_report(sender_key: str, text: str, location: str | None, idempotency_key: str,
+                  category: str = Category.KHAC, kind: str = Kind.PHAN_ANH,
+                  needs_triage: bool = False, ctx: CoreContext | None = None) -> Receipt:
+    """File a report from a conversation; the same idempotency key returns the same ticket."""
+    ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        draft = TicketDraft(text=text, channel=caller.channel, citizen_id=caller.id,
+                            category=category, kind=kind, kind_intended=kind,
+                            location_text=location, needs_triage=needs_triage,
+                            idempotency_key=idempotency_key)
+        ticket = create_ticket(session, draft, caller.actor, ctx)
         unit = session.get(OrgUnit, ticket.unit_id) if ticket.unit_id else None
+        accept = next((c for c in ticket.clocks if c.name == "accept"), None)
         return Receipt(ticket.code, unit.name if unit else "bộ phận tiếp nhận",
-                       STATUS_LABELS[Status(ticket.status)])
+                       STATUS_LABELS[Status(ticket.status)],
+                       local(accept.due_at, ctx.tz) if accept else "")
 
 
 def my_tickets(sender_key: str, code: str | None = None, limit: int = 5) -> list[TicketSummary]:
@@ -64,10 +87,61 @@ def my_tickets(sender_key: str, code: str | None = None, limit: int = 5) -> list
             return []
         query = select(Ticket).where(Ticket.citizen_id == identity.citizen_id)
         if code:
-            query = query.where(Ticket.code == code.upper())
+            query = query.where(Ticket.code == code.strip().upper())
         tickets = session.scalars(query.order_by(Ticket.id.desc()).limit(limit))
-        return [
-            TicketSummary(t.code, STATUS_LABELS[Status(t.status)],
-                          t.received_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M"))
-            for t in tickets
-        ]
+        return [TicketSummary(t.code, STATUS_LABELS[Status(t.status)],
+                              local(t.received_at, settings.tz)) for t in tickets]
+
+
+def withdraw(sender_key: str, code: str, ctx: CoreContext | None = None) -> str:
+    """Rút đơn; withdrawing twice is a no-op. Returns the status label."""
+    ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        ticket = load_ticket(session, caller, code)
+        if ticket.status != Status.WITHDRAWN:
+            change_status(session, ticket, Status.WITHDRAWN, caller.actor, ctx)
+        return STATUS_LABELS[Status(ticket.status)]
+
+
+def add_information(sender_key: str, code: str, text: str, idempotency_key: str,
+                    ctx: CoreContext | None = None) -> str:
+    """Attach what the citizen adds; an answer to `need_info` puts the ticket back to work."""
+    ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        ticket = load_ticket(session, caller, code)
+        if session.scalar(select(TicketNote).where(TicketNote.idempotency_key == idempotency_key)):
+            return STATUS_LABELS[Status(ticket.status)]
+        if Status(ticket.status) in (Status.CLOSED, Status.REJECTED, Status.TRANSFERRED,
+                                     Status.WITHDRAWN):
+            raise NotAllowed("Dạ, đơn này đã kết thúc, Ông/Bà vui lòng gửi phản ánh mới.")
+        session.add(TicketNote(ticket_id=ticket.id, idempotency_key=idempotency_key,
+                               author_type=caller.type, author_id=caller.id, text=text,
+                               created_at=ctx.clock()))
+        if ticket.status == Status.NEED_INFO:
+            change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx,
+                          action="information_added")
+        else:
+            announce(session, ticket,
+                     record_event(session, ticket, caller.actor, "information_added", ctx.clock()),
+                     ctx)
+        return STATUS_LABELS[Status(ticket.status)]
+
+
+def rate(sender_key: str, code: str, rating: int, comment: str | None = None,
+         ctx: CoreContext | None = None) -> str:
+    """1-5 stars on a resolved ticket, which closes it; a second rating changes nothing."""
+    if not 1 <= int(rating) <= 5:
+        raise NotAllowed("Dạ, Ông/Bà vui lòng chọn từ 1 đến 5.")
+    ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        ticket = load_ticket(session, caller, code)
+        if ticket.status != Status.RESOLVED:
+            raise NotAllowed("Dạ, đơn này chưa có kết quả để đánh giá.")
+        require_transition(ticket, Status.CLOSED)
+        ticket.rating, ticket.rating_comment = int(rating), comment
+        change_status(session, ticket, Status.CLOSED, caller.actor, ctx, action="rated",
+                      data={"rating": int(rating)})
+        return STATUS_LABELS[Status.CLOSED]

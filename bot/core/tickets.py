@@ -1,26 +1,31 @@
-"""Tickets: creation with a unique code, legal status changes, each recorded as an event."""
+"""Tickets: creation with a unique code and a route, legal status changes with their clocks,
+each recorded as an audit event and told to whoever must hear about it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.clocks import apply_status
 from bot.core.codes import next_ticket_code
+from bot.core.context import CoreContext
+from bot.core.notify import notify_event
+from bot.core.routing import least_loaded_officer, match_area, route
 from bot.core.taxonomy import ActorType, Category, Kind, Status
-from bot.store.models import OrgUnit, Ticket, TicketEvent
+from bot.store.models import Ticket, TicketEvent
 
 S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED, S.TRANSFERRED, S.WITHDRAWN, S.NEED_INFO}),
-    S.ACCEPTED: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.TRANSFERRED, S.WITHDRAWN, S.NEED_INFO}),
+    S.ACCEPTED: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.NEED_INFO, S.RESOLVED, S.TRANSFERRED,
+                           S.WITHDRAWN}),
     S.ASSIGNED: frozenset({S.IN_PROGRESS, S.NEED_INFO, S.RESOLVED, S.TRANSFERRED, S.WITHDRAWN}),
     S.IN_PROGRESS: frozenset({S.NEED_INFO, S.RESOLVED, S.TRANSFERRED, S.WITHDRAWN}),
-    S.NEED_INFO: frozenset({S.IN_PROGRESS, S.RECEIVED, S.REJECTED, S.WITHDRAWN}),
+    S.NEED_INFO: frozenset({S.IN_PROGRESS, S.REJECTED, S.WITHDRAWN}),
     S.RESOLVED: frozenset({S.CLOSED, S.IN_PROGRESS}),
     S.CLOSED: frozenset({S.IN_PROGRESS}),
     S.REJECTED: frozenset(),
@@ -49,9 +54,9 @@ class TicketDraft:
     kind: str = Kind.PHAN_ANH
     kind_intended: str | None = None
     location_text: str | None = None
+    area_id: int | None = None
     needs_triage: bool = False
     idempotency_key: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def record_event(
@@ -67,67 +72,83 @@ def record_event(
     return event
 
 
-def triage_unit(session: Session) -> OrgUnit | None:
-    return session.scalar(select(OrgUnit).where(OrgUnit.is_triage.is_(True)).order_by(OrgUnit.id))
+def announce(session: Session, ticket: Ticket, event: TicketEvent, ctx: CoreContext) -> None:
+    session.flush()  # the event id keys the notifications
+    notify_event(session, ticket, event, event.at, ctx.tz)
 
 
-def create_ticket(
-    session: Session, draft: TicketDraft, actor: Actor, now: datetime, prefix: str, tz: ZoneInfo
-) -> Ticket:
-    """A new ticket in `received`, or the one already made with the same idempotency key."""
+def create_ticket(session: Session, draft: TicketDraft, actor: Actor,
+                  ctx: CoreContext) -> Ticket:
+    """A new ticket in `received`, routed and on the clock, or the one already made with the
+    same idempotency key (a retried step)."""
     if draft.idempotency_key:
         existing = session.scalar(
-            select(Ticket).where(Ticket.idempotency_key == draft.idempotency_key)
-        )
+            select(Ticket).where(Ticket.idempotency_key == draft.idempotency_key))
         if existing is not None:
             return existing
-    Category(draft.category), Kind(draft.kind)  # reject codes outside the taxonomy
-    unit = triage_unit(session)
+    category, kind = Category(draft.category), Kind(draft.kind)  # codes of the taxonomy only
+    now = ctx.clock()
+    area_id = draft.area_id
+    if area_id is None and (area := match_area(session, draft.location_text)) is not None:
+        area_id = area.id
+    target = route(session, category, kind, area_id, draft.needs_triage)
+    officer_id = target.officer_id
+    if officer_id is None and (officer := least_loaded_officer(session, target.unit_id)):
+        officer_id = officer.id
     ticket = Ticket(
-        code=next_ticket_code(session, prefix, now.astimezone(tz).year),
-        idempotency_key=draft.idempotency_key,
-        citizen_id=draft.citizen_id,
-        channel=draft.channel,
-        kind=draft.kind,
-        kind_intended=draft.kind_intended,
-        category=draft.category,
-        needs_triage=draft.needs_triage,
-        text=draft.text,
-        location_text=draft.location_text,
-        status=Status.RECEIVED,
-        unit_id=unit.id if unit else None,
-        confidential=draft.kind == Kind.TO_CAO,
-        received_at=now,
-        created_at=now,
-        updated_at=now,
+        code=next_ticket_code(session, ctx.code_prefix, now.astimezone(ctx.tz).year),
+        idempotency_key=draft.idempotency_key, citizen_id=draft.citizen_id,
+        channel=draft.channel, kind=kind, kind_intended=draft.kind_intended, category=category,
+        needs_triage=draft.needs_triage, text=draft.text, location_text=draft.location_text,
+        area_id=area_id, status=Status.RECEIVED, unit_id=target.unit_id, officer_id=officer_id,
+        confidential=kind == Kind.TO_CAO, received_at=now, created_at=now, updated_at=now,
     )
     session.add(ticket)
-    record_event(session, ticket, actor, "created", now, to_status=Status.RECEIVED,
-                 data={"category": draft.category, "kind": draft.kind})
-    session.flush()
+    apply_status(session, ticket, Status.RECEIVED, now, ctx.clocks)
+    event = record_event(session, ticket, actor, "created", now, to_status=Status.RECEIVED,
+                         data={"category": category.value, "kind": kind.value,
+                               "route_rule": target.rule_id, "area_id": area_id})
+    announce(session, ticket, event, ctx)
     return ticket
 
 
-def change_status(
-    session: Session, ticket: Ticket, to_status: Status, actor: Actor, now: datetime,
-    action: str | None = None, data: dict[str, Any] | None = None,
-) -> TicketEvent:
+def require_transition(ticket: Ticket, to_status: Status) -> None:
+    """Check before touching anything, so a refused step leaves the ticket as it was."""
     current = Status(ticket.status)
     if to_status not in TRANSITIONS[current]:
         raise IllegalTransition(f"{ticket.code}: {current} -> {to_status} is not allowed")
+
+
+def change_status(
+    session: Session, ticket: Ticket, to_status: Status, actor: Actor, ctx: CoreContext,
+    action: str | None = None, data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    require_transition(ticket, to_status)
+    current = Status(ticket.status)
+    now = ctx.clock()
+    reopening = current in (S.RESOLVED, S.CLOSED) and to_status == S.IN_PROGRESS
     ticket.status = to_status
     ticket.updated_at = now
-    return record_event(session, ticket, actor, action or f"status_{to_status}", now,
-                        from_status=current, to_status=to_status, data=data)
+    # A reopened ticket gets a fresh resolve period; its start status is `accepted`.
+    apply_status(session, ticket, S.ACCEPTED if reopening else to_status, now, ctx.clocks,
+                 restart=reopening)
+    event = record_event(session, ticket, actor, action or to_status.value, now,
+                         from_status=current, to_status=to_status, data=data)
+    announce(session, ticket, event, ctx)
+    return event
 
 
-def update_fields(
-    session: Session, ticket: Ticket, actor: Actor, now: datetime, **changes: Any
-) -> TicketEvent:
+def update_fields(session: Session, ticket: Ticket, actor: Actor, ctx: CoreContext,
+                  action: str = "updated", notify: bool = False,
+                  data: dict[str, Any] | None = None, **changes: Any) -> TicketEvent:
     """Change ticket fields; the event names the fields (not their values: they may be personal)."""
     for name, value in changes.items():
         if not hasattr(Ticket, name):
             raise AttributeError(name)
         setattr(ticket, name, value)
-    ticket.updated_at = now
-    return record_event(session, ticket, actor, "updated", now, data={"fields": sorted(changes)})
+    ticket.updated_at = ctx.clock()
+    event = record_event(session, ticket, actor, action, ticket.updated_at,
+                         data={"fields": sorted(changes), **(data or {})})
+    if notify:
+        announce(session, ticket, event, ctx)
+    return event

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
+from bot.core.officers import InviteError, looks_like_invite, redeem_invite
 from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
 from bot.store.db import session_scope
 from bot.store.models import InboxMessage, OutboxMessage
@@ -29,6 +30,8 @@ UNAVAILABLE_TEXT = (
     "Tin nhắn đã được lưu, chúng tôi sẽ trả lời ngay khi có thể."
 )
 EMPTY_TEXT = "Dạ, Ông/Bà vui lòng nhắn nội dung bằng chữ để chúng tôi hỗ trợ ạ."
+LINKED_TEXT = ("Đã liên kết tài khoản này với cán bộ {name}. "
+               "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây.")
 
 
 def sender_key(channel: str, external_id: str) -> str:
@@ -118,6 +121,8 @@ class Pipeline:
     async def _converse(self, inbox_id: int, key: str, text: str) -> list[int]:
         if not text:
             return self._finish(inbox_id, [(EMPTY_TEXT, [])])
+        if code := looks_like_invite(text):  # an officer linking this account: not for Rasa
+            return self._finish(inbox_id, [(self._link_officer(key, code), [])])
         try:
             replies = await self.rasa.respond(key, text, {"inbox_id": inbox_id})
         except DialogueUnavailable as error:
@@ -133,6 +138,15 @@ class Pipeline:
             row.status, row.processed_at, row.attempts = "done", now, row.attempts + 1
         log.info("inbound_processed", inbox_id=inbox_id, replies=len(ids))
         return ids
+
+    def _link_officer(self, key: str, code: str) -> str:
+        channel, _, external_id = key.partition(":")
+        try:
+            with session_scope(self.db_url) as session:
+                officer = redeem_invite(session, channel, external_id, code, self.clock())
+                return LINKED_TEXT.format(name=officer.full_name)
+        except InviteError as error:
+            return str(error)
 
     def _postpone(self, inbox_id: int, reason: str) -> list[int]:
         now = self.clock()

@@ -22,6 +22,7 @@ TRAINING_DATA_DIR = "nlu_data"
 def rasa_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+                "TQDM_DISABLE": "1",
                 "PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
     return env
 
@@ -50,7 +51,7 @@ def train(settings: Settings) -> None:
     """Train the model into RASA_MODEL_DIR; raises CalledProcessError on failure."""
     settings.rasa_model_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "rasa", "train", "--data", TRAINING_DATA_DIR,
+        [sys.executable, "-m", "rasa", "train", "--quiet", "--data", TRAINING_DATA_DIR,
          "--config", "config.yml", "--domain", "domain.yml", "--out",
          str(settings.rasa_model_dir), "--fixed-model-name", MODEL_NAME],
         cwd=PROJECT_ROOT, env=rasa_env(), check=True,

@@ -68,6 +68,8 @@ class Area(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     aliases: Mapped[list[Any]] = mapped_column(default=list)
+    # vùng sâu, vùng xa: longer complaint clocks (Luật Khiếu nại 2011, art. 28)
+    is_remote: Mapped[bool] = mapped_column(Boolean, default=False)
 
     unit: Mapped[OrgUnit] = relationship(back_populates="areas")
 
@@ -167,12 +169,29 @@ class Ticket(Timestamped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    is_complex: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    external_body: Mapped[str | None] = mapped_column(String(300))
 
     clocks: Mapped[list[TicketClock]] = relationship(cascade="all, delete-orphan")
     events: Mapped[list[TicketEvent]] = relationship(
         order_by="TicketEvent.id", back_populates="ticket"
     )
     attachments: Mapped[list[Attachment]] = relationship(back_populates="ticket")
+
+
+class TicketNote(Base):
+    """Texts around a ticket: what the citizen added, officers' internal notes."""
+
+    __tablename__ = "ticket_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    author_type: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[int | None] = mapped_column(Integer)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketClock(Base):
@@ -190,6 +209,8 @@ class TicketClock(Base):
     due_at: Mapped[datetime]
     paused_at: Mapped[datetime | None]
     stopped_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
 
 
 class TicketEvent(Base):
@@ -303,3 +324,41 @@ class ConversationTracker(Base):
     sender_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     state: Mapped[str] = mapped_column(Text)  # Rasa's own serialised tracker (JSON text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoutingRule(Base):
+    """(category, kind, area) -> unit and default officer; empty fields match anything and
+    the rule with the most matching fields wins."""
+
+    __tablename__ = "routing_rules"
+    __table_args__ = (UniqueConstraint("category", "kind", "area_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str | None] = mapped_column(String(20))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+
+
+class OfficerInvite(Base):
+    """One-time code linking a Telegram/Zalo account to an officer; only its hash is kept."""
+
+    __tablename__ = "officer_invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id"))
+
+
+class JobRun(Base):
+    """A scheduled job's run for one period: the primary key makes a second run impossible."""
+
+    __tablename__ = "job_runs"
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,35 @@
+"""What core operations need besides a session: the clock, time zone, code prefix, clock rules
+and working-day calendar. Built once from the settings; tests build their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.core.clock import Clock, system_clock
+from bot.core.clocks import DEFAULT_RULES_FILE, ClockContext, load_rules
+from bot.core.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class CoreContext:
+    tz: ZoneInfo
+    clocks: ClockContext
+    code_prefix: str = "KN"
+    clock: Clock = field(default=system_clock)
+
+    @classmethod
+    def build(cls, tz: ZoneInfo, code_prefix: str = "KN", clock: Clock = system_clock,
+              rules_file=DEFAULT_RULES_FILE, calendar: WorkCalendar | None = None) -> CoreContext:
+        clocks = ClockContext(load_rules(rules_file), calendar or WorkCalendar(), tz)
+        return cls(tz=tz, clocks=clocks, code_prefix=code_prefix, clock=clock)
+
+
+def context_from_settings(clock: Clock = system_clock) -> CoreContext:
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    calendar = WorkCalendar(extra_days_off=frozenset(settings.extra_days_off),
+                            extra_working_days=frozenset(settings.extra_working_days))
+    return CoreContext.build(settings.tz, settings.ticket_code_prefix, clock,
+                             settings.clocks_file or DEFAULT_RULES_FILE, calendar)
