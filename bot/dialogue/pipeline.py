@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
@@ -42,7 +43,7 @@ def button_key(outbox_id: int, index: int) -> str:
     return f"{outbox_id}:{index}"
 
 
-def resolve_button(session, row: InboxMessage) -> str | None:
+def resolve_button(session: Session, row: InboxMessage) -> str | None:
     """The Rasa payload behind a pressed button, only if we offered it to this sender."""
     match = re.fullmatch(r"(\d+):(\d+)", str(row.payload.get("button", "")))
     if not match:
@@ -59,7 +60,7 @@ def resolve_button(session, row: InboxMessage) -> str | None:
     return offered.buttons[index]["payload"]
 
 
-def dialogue_text(session, row: InboxMessage) -> str:
+def dialogue_text(session: Session, row: InboxMessage) -> str:
     """What Rasa gets: a pressed button's payload, a known command, or the text with any
     leading slashes removed so typed text can never pose as an intent payload."""
     payload = resolve_button(session, row)
@@ -162,7 +163,8 @@ class Pipeline:
         return []
 
     @staticmethod
-    def _queue(session, row: InboxMessage, index, text, buttons, now: datetime) -> int:
+    def _queue(session: Session, row: InboxMessage, index: int | str, text: str | None,
+               buttons: list[dict[str, str]], now: datetime) -> int:
         outbound = Outbound(
             channel=row.channel, recipient_external_id=row.sender_external_id, text=text,
             buttons=buttons, in_reply_to=row.id,

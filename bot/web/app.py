@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.core.messaging import Inbound, store_inbound
+from bot.core.messaging import Inbound, due_outbound, mark_sent, store_inbound
 from bot.dialogue.pipeline import Pipeline, button_key
 from bot.settings import Settings
 from bot.store.db import session_scope
@@ -35,8 +35,6 @@ def _visitor(request: web.Request) -> tuple[str, str | None]:
 
 def _deliver(session, external_id: str, clock) -> list[dict]:
     """Web delivery: the page fetches what is pending for it; fetched means sent."""
-    from bot.core.messaging import due_outbound, mark_sent
-
     rows = due_outbound(session, CHANNEL, clock(), recipient=external_id)
     out = []
     for row in rows:
