@@ -127,3 +127,28 @@ def test_withdraw_is_idempotent_and_final(app_env):
         ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         assert [e.action for e in ticket.events] == ["created", "withdrawn"]
         assert all(c.stopped_at is not None for c in ticket.clocks)
+
+
+def test_citizen_not_satisfied_reopens_and_officer_hears_of_it(app_env):
+    from tests.test_escalation import link
+
+    link(app_env, "kinhte", "t-kt")
+    link(app_env, "kinhte2", "t-kt2")
+    ctx = context()
+    code = file_report(ctx)
+    with pytest.raises(NotAllowed):
+        service.reopen_not_satisfied("web:c1", code, "chưa xong", ctx=ctx)
+    with session_scope(app_env) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        owner = session.get(Officer, ticket.officer_id).username
+        clerk = officer(session, owner)
+        desk.accept(session, clerk, code, ctx, kind="phan_anh", category="ha_tang")
+        desk.resolve(session, clerk, code, ctx, "Đã sửa xong.")
+    assert service.reopen_not_satisfied("web:c1", code, "Vẫn còn ngập", ctx=ctx) == "Đang xử lý"
+    with session_scope(app_env) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        assert (ticket.events[-1].action, ticket.events[-1].actor_type) == ("reopened", "citizen")
+        chat = {"kinhte": "t-kt", "kinhte2": "t-kt2"}[owner]
+        notices = session.scalars(select(OutboxMessage.text).where(
+            OutboxMessage.recipient_external_id == chat))
+        assert any("mở lại" in text for text in notices)

@@ -145,3 +145,21 @@ def rate(sender_key: str, code: str, rating: int, comment: str | None = None,
         change_status(session, ticket, Status.CLOSED, caller.actor, ctx, action="rated",
                       data={"rating": int(rating)})
         return STATUS_LABELS[Status.CLOSED]
+
+
+def reopen_not_satisfied(sender_key: str, code: str, reason: str,
+                         ctx: CoreContext | None = None) -> str:
+    """The citizen is not satisfied with the answer: back to work with a fresh resolve period."""
+    ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        ticket = load_ticket(session, caller, code)
+        if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+            raise NotAllowed("Dạ, đơn này chưa có kết quả nên chưa thể mở lại.")
+        change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx, action="reopened",
+                      data={"by": "citizen"})
+        if reason.strip():
+            session.add(TicketNote(ticket_id=ticket.id, author_type=caller.type,
+                                   author_id=caller.id, text=reason.strip(),
+                                   created_at=ctx.clock()))
+        return STATUS_LABELS[Status(ticket.status)]
