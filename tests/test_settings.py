@@ -47,7 +47,7 @@ def test_every_command_has_help():
     for command in (["up"], ["serve"], ["train"], ["db", "upgrade"], ["db", "downgrade"],
                     ["db", "current"], ["seed-demo"], ["chat"], ["org", "import"],
                     ["org", "export"], ["officer", "add"], ["officer", "list"],
-                    ["officer", "invite"]):
+                    ["officer", "invite"], ["nlu", "classify"], ["nlu", "eval"]):
         result = run_cli(*command, "--help")
         assert result.returncode == 0, command
         assert "Usage:" in result.stdout

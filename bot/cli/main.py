@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.admin import officer_app, org_app
+from bot.cli.nlu import nlu_app
 from bot.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -17,6 +18,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database migrations (Alembic)."
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(officer_app, name="officer")
+app.add_typer(nlu_app, name="nlu")
 
 
 def settings() -> Settings:
