@@ -8,7 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.core import service
+from bot.core import faq, service
+from bot.core.taxonomy import Category, Kind
+from bot.dialogue.nlu_eval import TRIAGE_THRESHOLD
 
 MIN_REPORT_LENGTH = 10
 MENU = [
@@ -26,6 +28,18 @@ def idempotency_key(tracker: Tracker) -> str:
     return f"rasa:{tracker.sender_id}:{tracker.latest_message.get('message_id')}"
 
 
+def report_classification(parse: dict[str, Any], text: str) -> dict[str, Any]:
+    """Category and kind of the message that carried the report text (when it did)."""
+    if (parse.get("text") or "").strip() != text:
+        return {}
+    category = parse.get("category") or {}
+    kind = parse.get("kind") or {}
+    intent_confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    return {"report_category": category.get("name"), "report_kind": kind.get("name"),
+            "report_confidence": min(intent_confidence,
+                                     float(category.get("confidence") or 0.0))}
+
+
 class ValidateReportForm(FormValidationAction):
     def name(self) -> str:
         return "validate_report_form"
@@ -35,7 +49,7 @@ class ValidateReportForm(FormValidationAction):
         text = (value or "").strip()
         if text.startswith("/") or len(text) < MIN_REPORT_LENGTH:
             return {"report_text": None}
-        return {"report_text": text}
+        return {"report_text": text, **report_classification(tracker.latest_message, text)}
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: dict) -> dict[str, Any]:
@@ -58,15 +72,21 @@ class ActionSubmitReport(Action):
         if not text:
             dispatcher.utter_message(text="Dạ, Ông/Bà vui lòng mô tả sự việc cần phản ánh.")
             return []
+        category = tracker.get_slot("report_category") or Category.KHAC
+        confidence = tracker.get_slot("report_confidence") or 0.0
         receipt = service.submit_report(
-            tracker.sender_id, text, tracker.get_slot("location"), idempotency_key(tracker)
+            tracker.sender_id, text, tracker.get_slot("location"), idempotency_key(tracker),
+            category=category, kind=tracker.get_slot("report_kind") or Kind.PHAN_ANH,
+            needs_triage=confidence < TRIAGE_THRESHOLD,
         )
         dispatcher.utter_message(text=(
             f"Dạ, đã tiếp nhận phản ánh của Ông/Bà. Mã đơn: {receipt.code}.\n"
             f"Đơn vị tiếp nhận: {receipt.unit_name}. Tình trạng: {receipt.status_label}.\n"
+            f"Hạn tiếp nhận, thụ lý: {receipt.accept_due_local}.\n"
             "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này."
         ))
-        return [SlotSet("report_text", None), SlotSet("location", None)]
+        return [SlotSet(name, None) for name in (
+            "report_text", "location", "report_category", "report_kind", "report_confidence")]
 
 
 class ActionCheckStatus(Action):
@@ -85,3 +105,19 @@ class ActionCheckStatus(Action):
         lines = [f"• {t.code} ({t.received_local}): {t.status_label}" for t in tickets]
         dispatcher.utter_message(text="Dạ, tình trạng đơn của Ông/Bà:\n" + "\n".join(lines))
         return [SlotSet("ticket_code", None)]
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        answer = faq.best_answer(tracker.latest_message.get("text") or "")
+        if answer:
+            dispatcher.utter_message(text=answer, buttons=MENU)
+        else:
+            dispatcher.utter_message(text=(
+                "Dạ, tôi chưa có sẵn câu trả lời cho câu hỏi này. Ông/Bà vui lòng liên hệ bộ "
+                "phận một cửa của UBND xã, hoặc gửi phản ánh để cán bộ trả lời."), buttons=MENU)
+        return []
