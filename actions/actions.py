@@ -10,7 +10,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core import faq, service
 from bot.core.taxonomy import Category, Kind
-from bot.dialogue.nlu_eval import TRIAGE_THRESHOLD
 
 MIN_REPORT_LENGTH = 10
 MENU = [
@@ -29,15 +28,16 @@ def idempotency_key(tracker: Tracker) -> str:
 
 
 def report_classification(parse: dict[str, Any], text: str) -> dict[str, Any]:
-    """Category and kind of the message that carried the report text (when it did)."""
+    """Category, kind and triage flag of the message that carried the report text (when it
+    did). A report the NLU was unsure of, or that was not read as a report at all (the text
+    typed after the "Gửi phản ánh" button), goes to the triage desk."""
     if (parse.get("text") or "").strip() != text:
         return {}
     category = parse.get("category") or {}
     kind = parse.get("kind") or {}
-    intent_confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    is_report = (parse.get("intent") or {}).get("name") == "report"
     return {"report_category": category.get("name"), "report_kind": kind.get("name"),
-            "report_confidence": min(intent_confidence,
-                                     float(category.get("confidence") or 0.0))}
+            "report_needs_triage": bool(parse.get("needs_triage", True)) or not is_report}
 
 
 class ValidateReportForm(FormValidationAction):
@@ -73,11 +73,10 @@ class ActionSubmitReport(Action):
             dispatcher.utter_message(text="Dạ, Ông/Bà vui lòng mô tả sự việc cần phản ánh.")
             return []
         category = tracker.get_slot("report_category") or Category.KHAC
-        confidence = tracker.get_slot("report_confidence") or 0.0
         receipt = service.submit_report(
             tracker.sender_id, text, tracker.get_slot("location"), idempotency_key(tracker),
             category=category, kind=tracker.get_slot("report_kind") or Kind.PHAN_ANH,
-            needs_triage=confidence < TRIAGE_THRESHOLD,
+            needs_triage=tracker.get_slot("report_needs_triage") is not False,
         )
         dispatcher.utter_message(text=(
             f"Dạ, đã tiếp nhận phản ánh của Ông/Bà. Mã đơn: {receipt.code}.\n"
@@ -86,7 +85,7 @@ class ActionSubmitReport(Action):
             "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này."
         ))
         return [SlotSet(name, None) for name in (
-            "report_text", "location", "report_category", "report_kind", "report_confidence")]
+            "report_text", "location", "report_category", "report_kind", "report_needs_triage")]
 
 
 class ActionCheckStatus(Action):
@@ -108,16 +107,19 @@ class ActionCheckStatus(Action):
 
 
 class ActionAnswerFaq(Action):
+    """The answer of the FAQ entry the NLU picked (answers live in the database, so officers
+    edit them without retraining), with the menu in case it was not what was asked."""
+
     def name(self) -> str:
         return "action_answer_faq"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict) -> list[dict[str, Any]]:
-        answer = faq.best_answer(tracker.latest_message.get("text") or "")
+        parse = tracker.latest_message
+        entry = (parse.get("faq") or {}).get("name")
+        answer = faq.best_answer(parse.get("text") or "", key=entry)
         if answer:
             dispatcher.utter_message(text=answer, buttons=MENU)
         else:
-            dispatcher.utter_message(text=(
-                "Dạ, tôi chưa có sẵn câu trả lời cho câu hỏi này. Ông/Bà vui lòng liên hệ bộ "
-                "phận một cửa của UBND xã, hoặc gửi phản ánh để cán bộ trả lời."), buttons=MENU)
+            dispatcher.utter_message(response="utter_faq_unknown")
         return []

@@ -1,5 +1,6 @@
-"""The category/kind NLU component, trained and loaded through Rasa's own model storage on a
-small labelled set: with and without diacritics it predicts alike."""
+"""The classifier NLU component (intent, category, kind, FAQ entry, triage), trained and loaded
+through Rasa's own model storage on a small labelled set: with and without diacritics it
+predicts alike."""
 
 from __future__ import annotations
 
@@ -26,7 +27,15 @@ def training_data() -> TrainingData:
             kind = "kien_nghi" if i % 2 else "phan_anh"
             messages.append(Message(data={"text": text, "intent": "report", "metadata": {
                 "intent": {"category": category}, "example": {"kind": kind}}}))
-    messages.append(Message(data={"text": "xin chào", "intent": "greet"}))
+    questions = {"gio_lam_viec": ["giờ làm việc của xã", "mấy giờ ủy ban mở cửa",
+                                  "thứ bảy xã có làm việc không"],
+                 "khai_sinh": ["làm khai sinh cần giấy gì", "đăng ký khai sinh cho con ở đâu",
+                               "khai sinh trễ hạn có bị phạt không"]}
+    for key, texts in questions.items():
+        messages += [Message(data={"text": t, "intent": "faq",
+                                   "metadata": {"intent": {"faq": key}}}) for t in texts]
+    messages += [Message(data={"text": t, "intent": "greet"})
+                 for t in ("xin chào", "chào ad", "alo xã ơi")]
     return TrainingData(messages)
 
 
@@ -47,3 +56,23 @@ def test_trains_persists_loads_and_predicts(tmp_path):
     assert messages[0].get("kind")["name"] in ("phan_anh", "kien_nghi")
     assert "category" in messages[0].as_dict(only_output_properties=True)
     assert [r["name"] for r in messages[2].get("category_ranking")] == ["moi_truong", "ha_tang"]
+    assert [m.get("intent")["name"] for m in messages] == ["report"] * 3
+    assert 0.0 < loaded.triage_threshold <= 1.0
+    assert all(isinstance(m.get("needs_triage"), bool) for m in messages)
+
+
+def test_predicts_intent_and_faq_entry(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("classifiers")
+    context = ExecutionContext(graph_schema=None, model_id="t")
+    config = CategoryKindClassifier.get_default_config()
+    CategoryKindClassifier.create(config, storage, resource, context).train(training_data())
+    loaded = CategoryKindClassifier.load(config, storage, resource, context)
+    messages = [Message(data={"text": t}) for t in
+                ("cho hỏi giờ làm việc của ủy ban xã", "lam giay khai sinh can nhung gi",
+                 "chào xã")]
+    loaded.process(messages)
+    assert [m.get("intent")["name"] for m in messages] == ["faq", "faq", "greet"]
+    assert [m.get("faq")["name"] for m in messages[:2]] == ["gio_lam_viec", "khai_sinh"]
+    ranking = messages[0].get("intent_ranking")
+    assert ranking[0]["name"] == "faq" and ranking[0]["confidence"] > ranking[1]["confidence"]

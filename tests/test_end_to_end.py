@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.db import session_scope
-from bot.store.models import InboxMessage, OrgUnit, OutboxMessage, Ticket
+from bot.store.models import FaqEntry, InboxMessage, OrgUnit, OutboxMessage, Ticket
 from tests.fake_telegram import FakeTelegram
 
 READY_TIMEOUT = 400
@@ -135,6 +135,36 @@ def test_citizen_files_a_report_on_the_web_chat(setup):
         assert inbox and all(row.status == "done" for row in inbox)
         outbox = list(session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "web")))
         assert outbox and all(row.status == "sent" for row in outbox)
+
+
+def test_faq_answer_comes_from_the_database_and_follows_an_edit(setup):
+    question = "cho em hỏi ủy ban xã làm việc giờ nào, thứ bảy có làm không ạ"
+    with session_scope(setup.db_url) as session:
+        entry = session.scalar(select(FaqEntry).where(FaqEntry.key == "gio_lam_viec"))
+        original = entry.answer
+    with httpx.Client() as client:
+        first = say(client, setup, text=question)
+        assert first[0]["text"] == original
+        assert "Gửi phản ánh" in [b["title"] for b in first[0]["buttons"]]
+        with session_scope(setup.db_url) as session:
+            session.scalar(select(FaqEntry).where(FaqEntry.key == "gio_lam_viec")).answer = (
+                "Dạ, xã làm việc cả sáng thứ Bảy.")
+        second = say(client, setup, text="ubnd xa lam viec may gio vay ad")
+        assert second[0]["text"] == "Dạ, xã làm việc cả sáng thứ Bảy."
+
+
+def test_report_is_routed_by_its_category(setup):
+    report = "Trại heo ở thôn 2 xả nước thải ra mương, cả xóm ngửi mùi hôi thối không chịu nổi"
+    with httpx.Client() as client:
+        say(client, setup, text="/start")
+        confirm = say(client, setup, text=report)
+        receipt = press(client, setup, confirm, "Gửi")
+        code = CODE.search(" ".join(m["text"] or "" for m in receipt))
+        assert code, receipt
+    with session_scope(setup.db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code[0]))
+        assert ticket.category == "moi_truong" and not ticket.needs_triage
+        assert not session.get(OrgUnit, ticket.unit_id).is_triage
 
 
 def test_redelivered_web_message_is_handled_once(setup):

@@ -20,11 +20,16 @@ def _words(text: str) -> set[str]:
     return {w for w in fold(text).split() if w not in STOPWORDS and len(w) > 1}
 
 
-def best_answer(question: str) -> str | None:
-    """The answer of the entry whose question shares most words with this one, if close enough."""
+def best_answer(question: str, key: str | None = None) -> str | None:
+    """The answer of the entry the NLU picked (`key`) when it is active; else of the entry
+    whose question shares most words with this one, if close enough."""
     asked = _words(question)
     best: tuple[float, str] | None = None
     with session_scope(load_settings().effective_database_url) as session:
+        if key:
+            chosen = session.scalar(select(FaqEntry).where(FaqEntry.key == key, FaqEntry.active))
+            if chosen is not None:
+                return chosen.answer
         for entry in session.scalars(select(FaqEntry).where(FaqEntry.active)):
             words = _words(entry.question)
             if not words:

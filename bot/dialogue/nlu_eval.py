@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 REPORT = "report"
-TRIAGE_THRESHOLD = 0.5  # below it a report also goes to human triage
+TRIAGE_THRESHOLD = 0.5  # for parses without the model's own calibrated `needs_triage`
 
 
 def strip_marks(text: str) -> str:
@@ -35,6 +35,8 @@ def _named(parse: dict[str, Any], key: str) -> tuple[str, float]:
 
 
 def to_classification(parse: dict[str, Any], threshold: float = TRIAGE_THRESHOLD) -> dict:
+    """The shape `nghedan nlu classify` prints. `needs_triage` is the model's own (its
+    threshold is calibrated at training) when the parse has it."""
     intent = (parse.get("intent") or {}).get("name") or ""
     confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
     category, category_confidence = _named(parse, "category")
@@ -45,13 +47,15 @@ def to_classification(parse: dict[str, Any], threshold: float = TRIAGE_THRESHOLD
         category = "khac"
     if intent == REPORT and category_confidence:
         confidence = min(confidence, category_confidence)
+    needs_triage = parse.get("needs_triage")
+    if needs_triage is None:
+        needs_triage = confidence < threshold or category == "khac"
     entities = [{"entity": e["entity"], "value": e.get("value"), "start": e.get("start"),
                  "end": e.get("end")} for e in parse.get("entities") or []
                 if e.get("entity") not in ("category", "kind")]
     return {"text": parse.get("text", ""), "intent": intent, "category": category,
             "kind": kind, "confidence": round(confidence, 4),
-            "needs_triage": intent == REPORT and (confidence < threshold or category == "khac"),
-            "entities": entities}
+            "needs_triage": intent == REPORT and bool(needs_triage), "entities": entities}
 
 
 def classify(model_path: Path, texts: list[str]) -> list[dict]:

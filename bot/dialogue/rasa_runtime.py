@@ -15,7 +15,10 @@ import yaml
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_NAME = "nghedan"
-TRAINING_INPUTS = ("config.yml", "domain.yml")
+# The custom NLU components and the text helpers they call change the model too.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "bot/core/normalize.py", "bot/core/text.py",
+                   "bot/rasa_ext/vietnamese.py", "bot/rasa_ext/patterns.py",
+                   "bot/rasa_ext/category.py")
 TRAINING_DATA_DIR = "nlu_data"
 
 
