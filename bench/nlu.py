@@ -22,7 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.dialogue.nlu_eval import evaluate, read_jsonl, strip_marks, to_classification
+from bot.dialogue.nlu_eval import (
+    evaluate,
+    quiet_rasa,
+    read_jsonl,
+    strip_marks,
+    to_classification,
+)
 from bot.dialogue.rasa_runtime import rasa_env
 from bot.settings import PROJECT_ROOT
 
@@ -61,6 +67,7 @@ def main() -> None:
 
     from rasa.core.agent import Agent
 
+    quiet_rasa()
     start = time.perf_counter()
     agent = Agent.load(str(model))
     load_s = time.perf_counter() - start

@@ -58,10 +58,20 @@ def to_classification(parse: dict[str, Any], threshold: float = TRIAGE_THRESHOLD
             "needs_triage": intent == REPORT and bool(needs_triage), "entities": entities}
 
 
+def quiet_rasa() -> None:
+    """Rasa's in-process debug log prints every parsed text; message texts never go to logs."""
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+
+
 def classify(model_path: Path, texts: list[str]) -> list[dict]:
     """Load the model once and classify every text."""
     from rasa.core.agent import Agent
 
+    quiet_rasa()
     agent = Agent.load(model_path)
 
     async def run() -> list[dict]:
