@@ -76,3 +76,32 @@ def test_predicts_intent_and_faq_entry(tmp_path):
     assert [m.get("faq")["name"] for m in messages[:2]] == ["gio_lam_viec", "khai_sinh"]
     ranking = messages[0].get("intent_ranking")
     assert ranking[0]["name"] == "faq" and ranking[0]["confidence"] > ranking[1]["confidence"]
+
+
+def test_triage_threshold_is_calibrated_on_cross_validated_precision():
+    from scipy.sparse import csr_matrix
+
+    from bot.rasa_ext.category import build_classifier, calibrated_threshold
+
+    # 20 clear examples and 4 that nothing tells apart (two of them labelled each way).
+    features = csr_matrix([[1.0, 0.0]] * 10 + [[0.0, 1.0]] * 10 + [[1.0, 1.0]] * 4)
+    labels = ["a"] * 10 + ["b"] * 10 + ["a", "b", "a", "b"]
+    strict = calibrated_threshold(features, labels, build_classifier(8.0), 0.95)
+    lenient = calibrated_threshold(features, labels, build_classifier(8.0), 0.80)
+    # At 95% the unclear ones (less confident, half wrong) must go to triage; at 80% the
+    # precision of all 24 (22 right) is enough, so the threshold drops to admit them.
+    assert lenient < strict < 1.0
+    noise = csr_matrix([[1.0, 1.0]] * 20)  # nothing tells the classes apart
+    assert calibrated_threshold(noise, ["a", "b"] * 10, build_classifier(8.0), 0.95) == 1.0
+
+
+def test_the_kind_a_citizen_names_is_the_kind():
+    from bot.rasa_ext.category import declared_kind
+
+    assert declared_kind("Tôi xin tố cáo ông trưởng thôn nhận tiền") == "to_cao"
+    assert declared_kind("Kien nghi xa lap them den duong") == "kien_nghi"
+    assert declared_kind("Đơn khiếu nại quyết định thu hồi đất") == "khieu_nai"
+    # The usual pair "phản ánh, kiến nghị" names no kind; two different kinds name none.
+    assert declared_kind("đã nhiều lần phản ánh, kiến nghị mà chưa ai xử lý") is None
+    assert declared_kind("khiếu nại rồi, giờ tôi tố cáo luôn") is None
+    assert declared_kind("đường thôn 3 ngập") is None

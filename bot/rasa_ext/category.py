@@ -142,10 +142,13 @@ def calibrated_threshold(features: Any, labels: list[str], classifier: LogisticR
     classes = np.array(sorted(set(labels)))
     best = probabilities.max(axis=1)
     right = classes[probabilities.argmax(axis=1)] == np.array(labels)
-    order = np.argsort(-best)
+    order = np.argsort(-best, kind="stable")
+    ranked = best[order]
     precision = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
-    reaching = np.nonzero(precision >= target_precision)[0]
-    return float(best[order][reaching[-1]]) if len(reaching) else 1.0
+    # Only cut between different confidences: tied predictions are routed alike.
+    cuts = np.nonzero(np.append(ranked[1:] < ranked[:-1], True))[0]
+    reaching = cuts[precision[cuts] >= target_precision]
+    return float(ranked[reaching[-1]]) if len(reaching) else 1.0
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
