@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core import faq, service
-from bot.core.taxonomy import Category, Kind
+from bot.core.authz import NotAllowed
+from bot.core.desk import TicketNotFound
+from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
+from bot.core.tickets import IllegalTransition
 
 MIN_REPORT_LENGTH = 10
+DRAFT_SLOTS = ("report_text", "location", "report_category", "report_kind",
+               "report_needs_triage")
 MENU = [
     {"title": "Gửi phản ánh", "payload": "/report"},
     {"title": "Tra cứu đơn", "payload": "/check_status"},
@@ -49,7 +54,10 @@ class ValidateReportForm(FormValidationAction):
         text = (value or "").strip()
         if text.startswith("/") or len(text) < MIN_REPORT_LENGTH:
             return {"report_text": None}
-        return {"report_text": text, **report_classification(tracker.latest_message, text)}
+        classification = report_classification(tracker.latest_message, text)
+        if classification.get("report_kind") == Kind.TO_CAO:
+            dispatcher.utter_message(response="utter_to_cao_notice")
+        return {"report_text": text, **classification}
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: dict) -> dict[str, Any]:
@@ -62,30 +70,76 @@ class ValidateReportForm(FormValidationAction):
         return {"location": text}
 
 
+def file_report(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """File the drafted report and tell the citizen its code, unit and deadline."""
+    receipt = service.submit_report(
+        tracker.sender_id, tracker.get_slot("report_text"), tracker.get_slot("location"),
+        idempotency_key(tracker), category=tracker.get_slot("report_category") or Category.KHAC,
+        kind=tracker.get_slot("report_kind") or Kind.PHAN_ANH,
+        needs_triage=tracker.get_slot("report_needs_triage") is not False,
+    )
+    dispatcher.utter_message(text=(
+        f"Dạ, đã tiếp nhận phản ánh của Ông/Bà. Mã đơn: {receipt.code}.\n"
+        f"Đơn vị tiếp nhận: {receipt.unit_name}. Tình trạng: {receipt.status_label}.\n"
+        f"Hạn tiếp nhận, thụ lý: {receipt.accept_due_local}.\n"
+        "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này."
+    ))
+    return [SlotSet(name, None) for name in DRAFT_SLOTS]
+
+
 class ActionSubmitReport(Action):
     def name(self) -> str:
         return "action_submit_report"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict) -> list[dict[str, Any]]:
-        text = tracker.get_slot("report_text")
-        if not text:
+        if not tracker.get_slot("report_text"):
             dispatcher.utter_message(text="Dạ, Ông/Bà vui lòng mô tả sự việc cần phản ánh.")
             return []
-        category = tracker.get_slot("report_category") or Category.KHAC
-        receipt = service.submit_report(
-            tracker.sender_id, text, tracker.get_slot("location"), idempotency_key(tracker),
-            category=category, kind=tracker.get_slot("report_kind") or Kind.PHAN_ANH,
-            needs_triage=tracker.get_slot("report_needs_triage") is not False,
-        )
-        dispatcher.utter_message(text=(
-            f"Dạ, đã tiếp nhận phản ánh của Ông/Bà. Mã đơn: {receipt.code}.\n"
-            f"Đơn vị tiếp nhận: {receipt.unit_name}. Tình trạng: {receipt.status_label}.\n"
-            f"Hạn tiếp nhận, thụ lý: {receipt.accept_due_local}.\n"
-            "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này."
-        ))
-        return [SlotSet(name, None) for name in (
-            "report_text", "location", "report_category", "report_kind", "report_needs_triage")]
+        if not service.has_consented(tracker.sender_id):  # nothing is filed without consent
+            return [FollowupAction("action_ask_consent")]
+        return file_report(dispatcher, tracker)
+
+
+class ActionAskConsent(Action):
+    """First contact, or a report about to be filed without consent: the privacy notice with
+    Đồng ý / Không đồng ý. Says nothing to a citizen who already agreed."""
+
+    def name(self) -> str:
+        return "action_ask_consent"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        if not service.has_consented(tracker.sender_id):
+            dispatcher.utter_message(response="utter_privacy_notice")
+        return []
+
+
+class ActionRecordConsent(Action):
+    """Đồng ý: record it, then file the report that was waiting for it, if any."""
+
+    def name(self) -> str:
+        return "action_record_consent"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        service.record_consent(tracker.sender_id)
+        if tracker.get_slot("report_text"):
+            return file_report(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_consent_thanks")
+        return []
+
+
+class ActionDeclineConsent(Action):
+    """Không đồng ý: nothing personal is kept; the waiting draft is dropped."""
+
+    def name(self) -> str:
+        return "action_decline_consent"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_consent_declined")
+        return [SlotSet(name, None) for name in DRAFT_SLOTS]
 
 
 class ActionCheckStatus(Action):
@@ -104,6 +158,51 @@ class ActionCheckStatus(Action):
         lines = [f"• {t.code} ({t.received_local}): {t.status_label}" for t in tickets]
         dispatcher.utter_message(text="Dạ, tình trạng đơn của Ông/Bà:\n" + "\n".join(lines))
         return [SlotSet("ticket_code", None)]
+
+
+class ActionCancel(Action):
+    """ "Hủy" / "thôi": stop what is going on; with a ticket code ("/huy KN-2026-000123",
+    "hủy giúp đơn KN-..."), withdraw that ticket of the caller's."""
+
+    def name(self) -> str:
+        return "action_cancel"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        code = next(tracker.get_latest_entity_values("ticket_code"), None)
+        if not code:
+            dispatcher.utter_message(response="utter_cancelled")
+            return []
+        mine = service.my_tickets(tracker.sender_id, code=code)
+        if mine and mine[0].status_label == STATUS_LABELS[Status.WITHDRAWN]:
+            dispatcher.utter_message(text=f"Dạ, đơn {code} đã được rút trước đó rồi ạ.")
+            return [SlotSet("ticket_code", None)]
+        try:
+            service.withdraw(tracker.sender_id, code)
+        except (TicketNotFound, NotAllowed):  # someone else's ticket looks like no ticket
+            dispatcher.utter_message(text=f"Dạ, không tìm thấy đơn {code} của Ông/Bà.",
+                                     buttons=MENU)
+            return [SlotSet("ticket_code", None)]
+        except IllegalTransition:
+            dispatcher.utter_message(text=(
+                f"Dạ, đơn {code} đã xử lý xong nên không rút được nữa ạ."), buttons=MENU)
+            return [SlotSet("ticket_code", None)]
+        # The citizen hears of it from the ticket core's status push ("đã được rút").
+        return [SlotSet("ticket_code", None)]
+
+
+class ActionEraseData(Action):
+    """/xoadulieu, confirmed: the bot erases everything after this turn (bot.core.erasure);
+    Rasa cannot delete the tracker it is about to save, so the action only asks for it."""
+
+    def name(self) -> str:
+        return "action_erase_data"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(json_message={"erase_personal_data": True})
+        dispatcher.utter_message(response="utter_erased")
+        return [SlotSet(name, None) for name in DRAFT_SLOTS]
 
 
 class ActionAnswerFaq(Action):

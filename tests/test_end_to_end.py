@@ -21,7 +21,15 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.db import session_scope
-from bot.store.models import FaqEntry, InboxMessage, OrgUnit, OutboxMessage, Ticket
+from bot.store.models import (
+    Citizen,
+    ConversationTracker,
+    FaqEntry,
+    InboxMessage,
+    OrgUnit,
+    OutboxMessage,
+    Ticket,
+)
 from tests.fake_telegram import FakeTelegram
 
 READY_TIMEOUT = 400
@@ -105,6 +113,12 @@ def press(client: httpx.Client, setup: Setup, messages: list[dict], title: str) 
     return say(client, setup, button=keys[0])
 
 
+def start_and_consent(client: httpx.Client, setup: Setup) -> None:
+    greeting = say(client, setup, text="/start")
+    thanks = press(client, setup, greeting, "Đồng ý")
+    assert thanks and thanks[0]["text"].startswith("Dạ, cảm ơn")
+
+
 def test_up_prints_channels_and_loads_demo_commune(setup):
     banner = setup.output.read_text()
     assert f"Web chat:   bật, http://127.0.0.1:{setup.web_port}/" in banner
@@ -118,9 +132,16 @@ def test_citizen_files_a_report_on_the_web_chat(setup):
     with httpx.Client() as client:
         greeting = say(client, setup, text="/start")
         assert greeting and greeting[0]["text"].startswith("Dạ")
+        assert any("/xoadulieu" in (m["text"] or "") for m in greeting)  # the privacy notice
         confirm = say(client, setup, text=REPORT)
         assert any("thôn 3" in (m["text"] or "") for m in confirm), confirm
-        receipt = press(client, setup, confirm, "Gửi")
+        with session_scope(setup.db_url) as session:
+            before = len(list(session.scalars(select(Ticket))))
+        asked = press(client, setup, confirm, "Gửi")  # no consent yet: nothing is filed
+        assert "Đồng ý" in [b["title"] for m in asked for b in m["buttons"]], asked
+        with session_scope(setup.db_url) as session:
+            assert len(list(session.scalars(select(Ticket)))) == before
+        receipt = press(client, setup, asked, "Đồng ý")
         text = " ".join(m["text"] or "" for m in receipt)
         code = CODE.search(text)
         assert code, receipt
@@ -156,7 +177,7 @@ def test_faq_answer_comes_from_the_database_and_follows_an_edit(setup):
 def test_report_is_routed_by_its_category(setup):
     report = "Trại heo ở thôn 2 xả nước thải ra mương, cả xóm ngửi mùi hôi thối không chịu nổi"
     with httpx.Client() as client:
-        say(client, setup, text="/start")
+        start_and_consent(client, setup)
         confirm = say(client, setup, text=report)
         receipt = press(client, setup, confirm, "Gửi")
         code = CODE.search(" ".join(m["text"] or "" for m in receipt))
@@ -165,6 +186,54 @@ def test_report_is_routed_by_its_category(setup):
         ticket = session.scalar(select(Ticket).where(Ticket.code == code[0]))
         assert ticket.category == "moi_truong" and not ticket.needs_triage
         assert not session.get(OrgUnit, ticket.unit_id).is_triage
+
+
+def test_citizen_withdraws_own_ticket_but_not_someone_elses(setup):
+    with httpx.Client() as owner, httpx.Client() as stranger:
+        start_and_consent(owner, setup)
+        receipt = press(owner, setup, say(owner, setup, text=REPORT), "Gửi")
+        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        refused = say(stranger, setup, text=f"/huy {code}")
+        assert "không tìm thấy" in refused[0]["text"]
+        done = " ".join(m["text"] or "" for m in say(owner, setup, text=f"/huy {code}"))
+        assert f"{code} đã được rút" in done  # the status push of the ticket core
+    with session_scope(setup.db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        assert ticket.status == "withdrawn"
+        assert [e.action for e in ticket.events][-1] != "created"
+
+
+def test_denouncer_is_told_how_identity_is_protected(setup):
+    with httpx.Client() as client:
+        say(client, setup, text="/start")
+        replies = say(client, setup, text=(
+            "Tôi xin tố cáo ông trưởng thôn 2 ăn chặn tiền hỗ trợ lũ lụt của các hộ nghèo"))
+        text = " ".join(m["text"] or "" for m in replies)
+        assert "Luật Tố cáo 2018" in text and "bí mật" in text
+
+
+def test_citizen_erases_personal_data_after_confirming(setup):
+    with httpx.Client() as client:
+        start_and_consent(client, setup)
+        receipt = press(client, setup, say(client, setup, text=REPORT), "Gửi")
+        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        kept = press(client, setup, say(client, setup, text="/xoadulieu"), "Không xóa")
+        assert "giữ nguyên" in kept[0]["text"]
+        with session_scope(setup.db_url) as session:
+            ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+            assert ticket.text == REPORT
+            citizen = session.get(Citizen, ticket.citizen_id)
+            senders = [f"{i.channel}:{i.external_id}" for i in citizen.identities]
+            assert all(session.get(ConversationTracker, sender) for sender in senders)
+        done = press(client, setup, say(client, setup, text="/xoadulieu"), "Xóa dữ liệu")
+        assert "đã được xóa" in " ".join(m["text"] or "" for m in done)
+    with session_scope(setup.db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        assert ticket.text != REPORT and ticket.status == "withdrawn"
+        assert all(session.get(ConversationTracker, sender) is None for sender in senders)
+        inbox = session.scalars(select(InboxMessage).where(
+            InboxMessage.sender_external_id.in_([s.split(":", 1)[1] for s in senders])))
+        assert all(row.text is None for row in inbox)
 
 
 def test_redelivered_web_message_is_handled_once(setup):
@@ -179,7 +248,7 @@ def test_redelivered_web_message_is_handled_once(setup):
 
 
 def test_terminal_chat_holds_a_conversation_through_rasa(setup):
-    script = f"xin chào\n{REPORT}\n1\nthoát\n"
+    script = f"xin chào\n1\n{REPORT}\n1\nthoát\n"  # 1: Đồng ý, then 1: Gửi
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--user", "ong-ba-test"], input=script,
         capture_output=True, text=True, env=setup.env, timeout=120)
@@ -198,6 +267,10 @@ def test_telegram_user_files_a_report_with_buttons(setup):
     fake.user_says(chat, "/start")
     greeting = fake.wait_for(lambda m: m["chat_id"] == chat)
     assert greeting["text"].startswith("Dạ")
+    notice = fake.wait_for(lambda m: m["chat_id"] == chat
+                           and "Đồng ý" in fake.button_titles(m))
+    fake.user_presses(chat, notice, "Đồng ý")
+    fake.wait_for(lambda m: m["chat_id"] == chat and m["text"].startswith("Dạ, cảm ơn"))
     fake.user_says(chat, REPORT)
     confirm = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
     fake.user_presses(chat, confirm, "Gửi")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 from bot.dialogue.nlu_eval import evaluate, location_f1, score, strip_marks, to_classification
+from bot.settings import PROJECT_ROOT
 
 
 def test_strip_marks_keeps_case_and_punctuation():
@@ -68,3 +70,34 @@ def test_classify_command_uses_the_trained_model(tmp_path):
     assert any(e["entity"] == "location" and "thôn 3" in e["value"] for e in out[2]["entities"])
     assert all(set(o) == {"text", "intent", "category", "kind", "confidence", "needs_triage",
                           "entities"} for o in out)
+
+
+DEV = PROJECT_ROOT.parent / "shared" / "nlu_dev"
+
+
+def _eval_sections(path) -> list[dict[str, float]]:
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "nlu", "eval", str(path)],
+                            capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-2000:]
+    sections = []
+    for block in result.stdout.split("== ")[1:]:
+        numbers = {
+            "intent": r"intent accuracy ([\d.]+)", "category": r"category accuracy ([\d.]+)",
+            "category_f1": r"category accuracy [\d.]+\s+macro-F1 ([\d.]+)",
+            "kind": r"kind accuracy ([\d.]+)", "location": r"location F1 ([\d.]+)",
+            "auto": r"routed automatically ([\d.]+)", "auto_precision": r"with precision ([\d.]+)",
+        }
+        sections.append({k: float(m[1]) for k, p in numbers.items()
+                         if (m := re.search(p, block))})
+    return sections
+
+
+@pytest.mark.skipif(not (DEV / "chat_messages.jsonl").exists(), reason="no shared/nlu_dev")
+def test_chat_messages_meet_the_acceptance_bar_with_and_without_diacritics():
+    written, stripped = _eval_sections(DEV / "chat_messages.jsonl")
+    assert written["intent"] >= 0.90 and written["category"] >= 0.85
+    assert written["category_f1"] >= 0.80 and written["kind"] >= 0.80
+    assert written["location"] >= 0.75
+    assert written["auto"] >= 0.80 and written["auto_precision"] >= 0.95
+    for key in ("intent", "category", "category_f1", "kind", "location"):
+        assert stripped[key] >= written[key] - 0.03, key

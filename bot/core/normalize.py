@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền sắc ngã hỏi nặng
 VOWELS = set("aăâeêioôơuưy")
@@ -117,6 +118,7 @@ def _is_emoji(ch: str) -> bool:
     return unicodedata.category(ch) in ("So", "Sk", "Cs") or ch in "\u200d\ufe0f"
 
 
+@lru_cache(maxsize=65536)  # words repeat: the cache makes long letters cheap to normalise
 def normalize_word(word: str) -> str:
     """One whitespace-separated word, normalised; may expand to several words, or to ""."""
     word = unicodedata.normalize("NFC", word)

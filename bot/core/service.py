@@ -12,6 +12,7 @@ from bot.core.authz import Caller, NotAllowed
 from bot.core.citizens import citizen_for, identity_for
 from bot.core.context import CoreContext, context_from_settings
 from bot.core.desk import load_ticket
+from bot.core.erasure import Erased, erase_citizen
 from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
 from bot.core.templates import local
 from bot.core.tickets import (
@@ -24,6 +25,7 @@ from bot.core.tickets import (
 )
 from bot.settings import load_settings
 from bot.store.db import session_scope
+from bot.store.files import LocalFileStorage
 from bot.store.models import OrgUnit, Ticket, TicketNote
 
 
@@ -56,6 +58,44 @@ def _caller(session: Session, sender_key: str, ctx: CoreContext) -> Caller:
 
 def _db_url() -> str:
     return load_settings().effective_database_url
+
+
+CONSENT_VERSION = "2026-12"  # bump when the privacy notice (domain.yml) changes
+
+
+def has_consented(sender_key: str) -> bool:
+    """Whether this channel account's citizen agreed to the current privacy notice."""
+    channel, external_id = split_sender(sender_key)
+    with session_scope(_db_url()) as session:
+        identity = identity_for(session, channel, external_id)
+        citizen = identity.citizen if identity is not None else None
+        return bool(citizen and citizen.consent_at and citizen.consent_version == CONSENT_VERSION)
+
+
+def record_consent(sender_key: str, ctx: CoreContext | None = None) -> None:
+    """The citizen agreed to the privacy notice; agreeing again changes nothing."""
+    ctx = ctx or context_from_settings()
+    channel, external_id = split_sender(sender_key)
+    with session_scope(_db_url()) as session:
+        citizen = citizen_for(session, channel, external_id, ctx.clock())
+        if citizen.consent_version != CONSENT_VERSION:
+            citizen.consent_at, citizen.consent_version = ctx.clock(), CONSENT_VERSION
+
+
+def erase_personal_data(sender_key: str, ctx: CoreContext | None = None) -> Erased:
+    """/xoadulieu, confirmed: bot.core.erasure, plus the Rasa trackers kept in Redis."""
+    ctx = ctx or context_from_settings()
+    settings = load_settings()
+    channel, external_id = split_sender(sender_key)
+    with session_scope(settings.effective_database_url) as session:
+        erased = erase_citizen(session, channel, external_id, ctx,
+                               LocalFileStorage(settings.storage_dir))
+    if settings.redis_url and erased.conversations:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url)
+        client.delete(*[f"tracker:{sender}" for sender in erased.conversations])
+    return erased
 
 
 def submit_report(sender_key: str, text: str, location: str | None, idempotency_key: str,

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core import service
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
 from bot.core.officers import InviteError, looks_like_invite, redeem_invite
@@ -25,7 +26,8 @@ from bot.store.models import InboxMessage, OutboxMessage
 log = structlog.get_logger(__name__)
 
 MAX_DIALOGUE_ATTEMPTS = 5
-COMMANDS = {"/start": "/greet", "/batdau": "/greet", "/tracuu": "/check_status", "/huy": "/cancel"}
+COMMANDS = {"/start": "/greet", "/batdau": "/greet", "/tracuu": "/check_status", "/huy": "/cancel",
+            "/xoadulieu": "/erase_data"}
 UNAVAILABLE_TEXT = (
     "Dạ, hệ thống đang bận, chưa xử lý được tin nhắn của Ông/Bà. "
     "Tin nhắn đã được lưu, chúng tôi sẽ trả lời ngay khi có thể."
@@ -128,7 +130,11 @@ class Pipeline:
             replies = await self.rasa.respond(key, text, {"inbox_id": inbox_id})
         except DialogueUnavailable as error:
             return self._postpone(inbox_id, str(error))
-        return self._finish(inbox_id, [(r.text, r.buttons) for r in replies])
+        if any(r.custom.get("erase_personal_data") for r in replies):
+            # After Rasa's turn, so the tracker it just saved is erased too.
+            await asyncio.to_thread(service.erase_personal_data, key)
+            log.info("personal_data_erased", inbox_id=inbox_id)
+        return self._finish(inbox_id, [(r.text, r.buttons) for r in replies if r.text])
 
     def _finish(self, inbox_id: int, replies: list[tuple[str | None, list]]) -> list[int]:
         now = self.clock()

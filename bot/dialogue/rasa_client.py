@@ -16,6 +16,7 @@ class DialogueUnavailable(Exception):
 class Reply:
     text: str | None
     buttons: list[dict[str, str]] = field(default_factory=list)
+    custom: dict[str, Any] = field(default_factory=dict)  # instructions for the bot itself
 
 
 class RasaClient:
@@ -54,4 +55,5 @@ def _reply(item: dict[str, Any]) -> Reply:
         {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
         for b in item.get("buttons") or []
     ]
-    return Reply(text=item.get("text"), buttons=buttons)
+    custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
+    return Reply(text=item.get("text"), buttons=buttons, custom=custom)
