@@ -15,6 +15,7 @@ like the same place typed with them."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext
@@ -60,8 +61,13 @@ class FoldedCountVectorsFeaturizer(CountVectorsFeaturizer):
         return [fold(token.lemma or token.text) or token.text for token in tokens]
 
 
+@lru_cache(maxsize=65536)  # each word's features ask for it many times
+def _fold_word(text: str) -> str:
+    return fold(text) or text.lower()
+
+
 def _folded(token: Any) -> str:
-    return fold(token.text) or token.text.lower()
+    return _fold_word(token.text)
 
 
 Option = CRFEntityExtractorOptions
