@@ -39,17 +39,26 @@ def training_data() -> TrainingData:
     return TrainingData(messages)
 
 
-def test_trains_persists_loads_and_predicts(tmp_path):
+def trained_then_loaded(tmp_path) -> CategoryKindClassifier:
+    """Trained, persisted in Rasa's model storage, and loaded back as Rasa would."""
     storage = LocalModelStorage(tmp_path)
-    resource = Resource("category")
+    resource = Resource("classifiers")
     context = ExecutionContext(graph_schema=None, model_id="t")
     config = CategoryKindClassifier.get_default_config()
     CategoryKindClassifier.create(config, storage, resource, context).train(training_data())
-    loaded = CategoryKindClassifier.load(config, storage, resource, context)
-    messages = [Message(data={"text": t}) for t in
-                ("Đường vào xóm ngập, cống bị tắc", "duong vao xom ngap, cong bi tac",
-                 "bãi rác bốc mùi hôi thối quá")]
-    loaded.process(messages)
+    return CategoryKindClassifier.load(config, storage, resource, context)
+
+
+def processed(component: CategoryKindClassifier, *texts: str) -> list[Message]:
+    messages = [Message(data={"text": t}) for t in texts]
+    component.process(messages)
+    return messages
+
+
+def test_trains_persists_loads_and_predicts(tmp_path):
+    loaded = trained_then_loaded(tmp_path)
+    messages = processed(loaded, "Đường vào xóm ngập, cống bị tắc",
+                         "duong vao xom ngap, cong bi tac", "bãi rác bốc mùi hôi thối quá")
     names = [m.get("category")["name"] for m in messages]
     assert names == ["ha_tang", "ha_tang", "moi_truong"]
     assert messages[0].get("category")["confidence"] == messages[1].get("category")["confidence"]
@@ -62,16 +71,8 @@ def test_trains_persists_loads_and_predicts(tmp_path):
 
 
 def test_predicts_intent_and_faq_entry(tmp_path):
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("classifiers")
-    context = ExecutionContext(graph_schema=None, model_id="t")
-    config = CategoryKindClassifier.get_default_config()
-    CategoryKindClassifier.create(config, storage, resource, context).train(training_data())
-    loaded = CategoryKindClassifier.load(config, storage, resource, context)
-    messages = [Message(data={"text": t}) for t in
-                ("cho hỏi giờ làm việc của ủy ban xã", "lam giay khai sinh can nhung gi",
-                 "chào xã")]
-    loaded.process(messages)
+    messages = processed(trained_then_loaded(tmp_path), "cho hỏi giờ làm việc của ủy ban xã",
+                         "lam giay khai sinh can nhung gi", "chào xã")
     assert [m.get("intent")["name"] for m in messages] == ["faq", "faq", "greet"]
     assert [m.get("faq")["name"] for m in messages[:2]] == ["gio_lam_viec", "khai_sinh"]
     ranking = messages[0].get("intent_ranking")
