@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
 import structlog
@@ -33,6 +33,12 @@ UNAVAILABLE_TEXT = (
     "Tin nhắn đã được lưu, chúng tôi sẽ trả lời ngay khi có thể."
 )
 EMPTY_TEXT = "Dạ, Ông/Bà vui lòng nhắn nội dung bằng chữ để chúng tôi hỗ trợ ạ."
+MAX_DIALOGUE_TEXT = 4000  # characters; Telegram's own limit is 4096
+TOO_LONG_TEXT = ("Dạ, tin nhắn dài quá ({length} ký tự). Ông/Bà vui lòng chia thành các tin "
+                 "ngắn hơn {limit} ký tự ạ; tin vừa rồi vẫn được lưu.")
+FLOOD_LIMIT, FLOOD_WINDOW = 10, timedelta(seconds=30)  # messages per sender per window
+FLOOD_TEXT = "Dạ, Ông/Bà nhắn nhanh quá, vui lòng đợi một chút rồi nhắn tiếp ạ."
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 LINKED_TEXT = ("Đã liên kết tài khoản này với cán bộ {name}. "
                "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây.")
 
@@ -68,7 +74,7 @@ def dialogue_text(session: Session, row: InboxMessage) -> str:
     payload = resolve_button(session, row)
     if payload:
         return payload
-    text = (row.text or "").strip()
+    text = CONTROL.sub("", row.text or "").strip()
     command = text.split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else ""
     if command in COMMANDS:
         rest = text[len(text.split(maxsplit=1)[0]):].strip()
@@ -87,6 +93,7 @@ class Pipeline:
         self.clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._in_flight: set[int] = set()
+        self._recent: defaultdict[str, deque[datetime]] = defaultdict(deque)
 
     async def process_inbound(self, inbox_id: int) -> list[int]:
         """Handle one stored message; returns the ids of the queued replies."""
@@ -118,12 +125,38 @@ class Pipeline:
                 return []
             key = sender_key(row.channel, row.sender_external_id)
             text = dialogue_text(session, row)
+            retry = row.attempts > 0
+        if not retry and self._flooding(key):
+            return self._drop_flood(inbox_id, key)
         async with self._locks[key]:
             return await self._converse(inbox_id, key, text)
+
+    def _flooding(self, key: str) -> bool:
+        """More than FLOOD_LIMIT new messages from one sender inside FLOOD_WINDOW."""
+        now, recent = self.clock(), self._recent[key]
+        while recent and now - recent[0] > FLOOD_WINDOW:
+            recent.popleft()
+        recent.append(now)
+        return len(recent) > FLOOD_LIMIT
+
+    def _drop_flood(self, inbox_id: int, key: str) -> list[int]:
+        """Kept in the inbox, not answered; the sender is told once per flood."""
+        now = self.clock()
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            row.status, row.processed_at, row.last_error = "dropped", now, "flood"
+            told = []
+            if len(self._recent[key]) == FLOOD_LIMIT + 1:
+                told = [self._queue(session, row, "flood", FLOOD_TEXT, [], now)]
+        log.warning("inbound_flood_dropped", inbox_id=inbox_id)
+        return told
 
     async def _converse(self, inbox_id: int, key: str, text: str) -> list[int]:
         if not text:
             return self._finish(inbox_id, [(EMPTY_TEXT, [])])
+        if len(text) > MAX_DIALOGUE_TEXT:
+            return self._finish(inbox_id, [(TOO_LONG_TEXT.format(
+                length=len(text), limit=MAX_DIALOGUE_TEXT), [])])
         if code := looks_like_invite(text):  # an officer linking this account: not for Rasa
             return self._finish(inbox_id, [(self._link_officer(key, code), [])])
         try:

@@ -17,7 +17,7 @@ from bot.store.models import OutboxMessage
 
 STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "nd_chat"
-MAX_TEXT = 4000
+MAX_REQUEST_TEXT = 20000  # beyond any real message: refused whole, never cut
 CHANNEL = "web"
 PIPELINE = web.AppKey("pipeline", Pipeline)
 SETTINGS = web.AppKey("settings", Settings)
@@ -60,7 +60,10 @@ async def post_message(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         return web.json_response({"error": "Dạ, nội dung gửi lên không hợp lệ."}, status=400)
-    text = str(body.get("text") or "")[:MAX_TEXT]
+    text = str(body.get("text") or "")
+    if len(text) > MAX_REQUEST_TEXT:
+        return web.json_response({"error": "Dạ, tin nhắn dài quá, Ông/Bà vui lòng chia nhỏ."},
+                                 status=413)
     button = str(body.get("button") or "")[:40]
     client_id = str(body.get("client_message_id") or uuid.uuid4())[:64]
     inbound = Inbound(CHANNEL, f"{external_id}:{client_id}", external_id, text or None,
