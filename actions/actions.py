@@ -205,6 +205,41 @@ class ActionEraseData(Action):
         return [SlotSet(name, None) for name in DRAFT_SLOTS]
 
 
+class ActionRate(Action):
+    """A 1-5 button under the answer: the ticket core closes the ticket with the rating."""
+
+    def name(self) -> str:
+        return "action_rate"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        code = next(tracker.get_latest_entity_values("ticket_code"), None)
+        rating = next(tracker.get_latest_entity_values("rating"), None)
+        try:
+            service.rate(tracker.sender_id, code or "", int(rating or 0))
+        except (TicketNotFound, NotAllowed, IllegalTransition, ValueError):
+            dispatcher.utter_message(text="Dạ, đơn này hiện không đánh giá được ạ.")
+            return []
+        dispatcher.utter_message(text=f"Dạ, cảm ơn Ông/Bà đã đánh giá {rating}/5.")
+        return []
+
+
+class ActionNotSatisfied(Action):
+    """"Chưa hài lòng": the ticket goes back to work; the core tells citizen and officer."""
+
+    def name(self) -> str:
+        return "action_not_satisfied"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        code = next(tracker.get_latest_entity_values("ticket_code"), None)
+        try:
+            service.reopen_not_satisfied(tracker.sender_id, code or "", reason="")
+        except (TicketNotFound, NotAllowed, IllegalTransition):
+            dispatcher.utter_message(text="Dạ, đơn này hiện không mở lại được ạ.")
+        return []
+
+
 class ActionAnswerFaq(Action):
     """The answer of the FAQ entry the NLU picked (answers live in the database, so officers
     edit them without retraining), with the menu in case it was not what was asked."""

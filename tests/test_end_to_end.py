@@ -26,6 +26,8 @@ from bot.store.models import (
     ConversationTracker,
     FaqEntry,
     InboxMessage,
+    Officer,
+    OfficerRole,
     OrgUnit,
     OutboxMessage,
     Ticket,
@@ -234,6 +236,37 @@ def test_citizen_erases_personal_data_after_confirming(setup):
         inbox = session.scalars(select(InboxMessage).where(
             InboxMessage.sender_external_id.in_([s.split(":", 1)[1] for s in senders])))
         assert all(row.text is None for row in inbox)
+
+
+def test_citizen_rates_the_answer_with_a_button(setup):
+    from zoneinfo import ZoneInfo
+
+    from bot.core import desk
+    from bot.core.authz import Caller
+    from bot.core.context import CoreContext
+
+    ctx = CoreContext.build(ZoneInfo("Asia/Ho_Chi_Minh"))
+    with httpx.Client() as client:
+        start_and_consent(client, setup)
+        receipt = press(client, setup, say(client, setup, text=REPORT), "Gửi")
+        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        with session_scope(setup.db_url) as session:
+            ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+            head = session.scalar(select(Officer).join(OfficerRole).where(
+                OfficerRole.role == "unit_head", Officer.unit_id == ticket.unit_id))
+            officer = Caller.officer(head.id)
+            desk.accept(session, officer, code, ctx, kind="phan_anh", category=ticket.category)
+            desk.assign(session, officer, code, ctx, officer_id=head.id)
+            desk.start_work(session, officer, code, ctx)
+            desk.resolve(session, officer, code, ctx, "Đã nạo vét cống thôn 3.")
+        pushed = client.get(f"{setup.web}/api/chat/messages", timeout=30).json()["messages"]
+        answer = [m for m in pushed if "Đã nạo vét" in (m["text"] or "")]
+        assert answer, pushed
+        rated = press(client, setup, answer, "5 ★")
+        assert "đã đánh giá 5/5" in " ".join(m["text"] or "" for m in rated)
+    with session_scope(setup.db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        assert (ticket.status, ticket.rating) == ("closed", 5)
 
 
 def test_redelivered_web_message_is_handled_once(setup):

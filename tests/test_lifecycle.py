@@ -66,6 +66,11 @@ def test_full_journey_is_audited_and_told(app_env):
         assert len(list(session.scalars(select(TicketNote)))) == 1
     told = citizen_messages(app_env)
     assert len(told) == 7  # every status change after the receipt the conversation gave
+    with session_scope(app_env) as session:
+        answer = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_external_id == "c1").order_by(OutboxMessage.id)).all()[5]
+        assert [b["payload"] for b in answer.buttons] == [
+            *(f"rate:{code}:{n}" for n in range(1, 6)), f"not_satisfied:{code}"]
     assert "thụ lý" in told[0] and "cống" in told[3] and "Đã nạo vét" in told[5]
 
 

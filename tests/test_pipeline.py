@@ -129,3 +129,16 @@ def test_a_flood_is_kept_told_once_then_dropped_quietly(db_url):
         statuses = [session.get(InboxMessage, row.id).status for row in rows]
         assert statuses[FLOOD_LIMIT:] == ["dropped", "dropped"]
     assert replies_to(db_url, other) == [EMPTY_TEXT]  # another sender is not held back
+
+
+def test_rating_buttons_of_the_core_become_rasa_intents(db_url):
+    from bot.core.templates import rating_buttons
+
+    with session_scope(db_url) as session:
+        offered = queue_outbound(session, Outbound("web", "u1", "Dạ, đơn đã có kết quả",
+                                                   rating_buttons("KN-2026-000007")), "r", NOW).id
+    assert seen_by_rasa(db_url, stored(db_url, None, "u1", f"{offered}:4")) == (
+        '/rate{"ticket_code":"KN-2026-000007","rating":"5"}')
+    assert seen_by_rasa(db_url, stored(db_url, None, "u1", f"{offered}:5")) == (
+        '/not_satisfied{"ticket_code":"KN-2026-000007"}')
+    assert seen_by_rasa(db_url, stored(db_url, None, "u2", f"{offered}:4")) == ""

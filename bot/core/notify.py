@@ -43,11 +43,13 @@ def officer_address(session: Session, officer: Officer) -> ChannelIdentity | Non
 
 
 def _queue(session: Session, address: ChannelIdentity | None, text: str, key: str,
-           ticket: Ticket, now: datetime, **person: int | None) -> None:
+           ticket: Ticket, now: datetime, buttons: list[dict[str, str]] | None = None,
+           **person: int | None) -> None:
     if address is None:
         return  # no linked channel: they see it on the web desk
     queue_outbound(session, Outbound(address.channel, address.external_id, text,
-                                     ticket_id=ticket.id, **person), key, now)
+                                     buttons=buttons or [], ticket_id=ticket.id, **person),
+                   key, now)
 
 
 def _values(session: Session, ticket: Ticket, event: TicketEvent, tz: ZoneInfo) -> dict:
@@ -68,8 +70,10 @@ def notify_event(session: Session, ticket: Ticket, event: TicketEvent, now: date
     if event.to_status and event.action != "created":
         text = (t.REOPENED.format(**values) if event.action == "reopened"
                 else t.status_text(Status(event.to_status), **values))
+        buttons = (t.rating_buttons(ticket.code) if event.to_status == Status.RESOLVED
+                   else None)
         _queue(session, citizen_address(session, ticket), text, f"event:{event.id}:citizen",
-               ticket, now, citizen_id=ticket.citizen_id)
+               ticket, now, buttons=buttons, citizen_id=ticket.citizen_id)
     notice = OFFICER_NOTICES.get(event.action)
     officer = session.get(Officer, ticket.officer_id) if ticket.officer_id else None
     if notice and officer is not None:

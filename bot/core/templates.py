@@ -27,6 +27,14 @@ CITIZEN_STATUS = {
     Status.WITHDRAWN: "Dạ, đơn {code} đã được rút theo đề nghị của Ông/Bà.",
 }
 REOPENED = "Dạ, đơn {code} đã được mở lại để xử lý tiếp."
+# Buttons under the answer. Payloads are the core's own ("rate:CODE:N"); the dialogue layer
+# turns them into what its engine understands.
+NOT_SATISFIED = "Chưa hài lòng"
+
+
+def rating_buttons(code: str) -> list[dict[str, str]]:
+    stars = [{"title": f"{n} ★", "payload": f"rate:{code}:{n}"} for n in range(1, 6)]
+    return [*stars, {"title": NOT_SATISFIED, "payload": f"not_satisfied:{code}"}]
 
 OFFICER_NEW = "Đơn mới {code} ({category}) cần tiếp nhận. Hạn thụ lý: {due}."
 OFFICER_ASSIGNED = "Anh/chị được giao xử lý đơn {code} ({category}). Hạn: {due}."

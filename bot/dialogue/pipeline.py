@@ -68,12 +68,22 @@ def resolve_button(session: Session, row: InboxMessage) -> str | None:
     return offered.buttons[index]["payload"]
 
 
+def engine_payload(payload: str) -> str:
+    """A button payload as Rasa takes it: the core's own ("rate:CODE:N",
+    "not_satisfied:CODE") become intents with entities; Rasa's own pass as they are."""
+    if match := re.fullmatch(r"rate:([\w-]+):([1-5])", payload):
+        return f'/rate{{"ticket_code":"{match[1]}","rating":"{match[2]}"}}'
+    if match := re.fullmatch(r"not_satisfied:([\w-]+)", payload):
+        return f'/not_satisfied{{"ticket_code":"{match[1]}"}}'
+    return payload
+
+
 def dialogue_text(session: Session, row: InboxMessage) -> str:
     """What Rasa gets: a pressed button's payload, a known command, or the text with any
     leading slashes removed so typed text can never pose as an intent payload."""
     payload = resolve_button(session, row)
     if payload:
-        return payload
+        return engine_payload(payload)
     text = CONTROL.sub("", row.text or "").strip()
     command = text.split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else ""
     if command in COMMANDS:
