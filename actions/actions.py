@@ -32,6 +32,11 @@ def idempotency_key(tracker: Tracker) -> str:
     return f"rasa:{tracker.sender_id}:{tracker.latest_message.get('message_id')}"
 
 
+def latest_ticket_code(tracker: Tracker) -> str | None:
+    """The ticket code the latest message named (typed, or carried by a button)."""
+    return next(tracker.get_latest_entity_values("ticket_code"), None)
+
+
 def report_classification(parse: dict[str, Any], text: str) -> dict[str, Any]:
     """Category, kind and triage flag of the message that carried the report text (when it
     did). A report the NLU was unsure of, or that was not read as a report at all (the text
@@ -169,25 +174,23 @@ class ActionCancel(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict) -> list[dict[str, Any]]:
-        code = next(tracker.get_latest_entity_values("ticket_code"), None)
+        code = latest_ticket_code(tracker)
         if not code:
             dispatcher.utter_message(response="utter_cancelled")
             return []
         mine = service.my_tickets(tracker.sender_id, code=code)
         if mine and mine[0].status_label == STATUS_LABELS[Status.WITHDRAWN]:
             dispatcher.utter_message(text=f"Dạ, đơn {code} đã được rút trước đó rồi ạ.")
-            return [SlotSet("ticket_code", None)]
-        try:
-            service.withdraw(tracker.sender_id, code)
-        except (TicketNotFound, NotAllowed):  # someone else's ticket looks like no ticket
-            dispatcher.utter_message(text=f"Dạ, không tìm thấy đơn {code} của Ông/Bà.",
-                                     buttons=MENU)
-            return [SlotSet("ticket_code", None)]
-        except IllegalTransition:
-            dispatcher.utter_message(text=(
-                f"Dạ, đơn {code} đã xử lý xong nên không rút được nữa ạ."), buttons=MENU)
-            return [SlotSet("ticket_code", None)]
-        # The citizen hears of it from the ticket core's status push ("đã được rút").
+        else:
+            try:
+                # On success the citizen hears of it from the core's status push.
+                service.withdraw(tracker.sender_id, code)
+            except (TicketNotFound, NotAllowed):  # someone else's ticket looks like none
+                dispatcher.utter_message(text=f"Dạ, không tìm thấy đơn {code} của Ông/Bà.",
+                                         buttons=MENU)
+            except IllegalTransition:
+                dispatcher.utter_message(text=(
+                    f"Dạ, đơn {code} đã xử lý xong nên không rút được nữa ạ."), buttons=MENU)
         return [SlotSet("ticket_code", None)]
 
 
@@ -213,7 +216,7 @@ class ActionRate(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict) -> list[dict[str, Any]]:
-        code = next(tracker.get_latest_entity_values("ticket_code"), None)
+        code = latest_ticket_code(tracker)
         rating = next(tracker.get_latest_entity_values("rating"), None)
         try:
             service.rate(tracker.sender_id, code or "", int(rating or 0))
@@ -232,7 +235,7 @@ class ActionNotSatisfied(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict) -> list[dict[str, Any]]:
-        code = next(tracker.get_latest_entity_values("ticket_code"), None)
+        code = latest_ticket_code(tracker)
         try:
             service.reopen_not_satisfied(tracker.sender_id, code or "", reason="")
         except (TicketNotFound, NotAllowed, IllegalTransition):

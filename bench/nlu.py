@@ -26,7 +26,7 @@ from bot.dialogue.nlu_eval import (
     evaluate,
     quiet_rasa,
     read_jsonl,
-    strip_marks,
+    stripped_row,
     to_classification,
 )
 from bot.dialogue.rasa_runtime import rasa_env
@@ -46,12 +46,6 @@ def train(config: Path, out: Path, full: bool) -> float:
     start = time.perf_counter()
     subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
-
-
-def stripped(row: dict) -> dict:
-    location = row.get("location")
-    return {**row, "text": strip_marks(row["text"]),
-            "location": strip_marks(location) if location else location}
 
 
 def main() -> None:
@@ -100,7 +94,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, rows in files.items():
         for label, subset in ((name, rows), (f"{name}, no diacritics",
-                                             [stripped(r) for r in rows])):
+                                             [stripped_row(r) for r in rows])):
             parses, _ = asyncio.run(parse_all([r["text"] for r in subset]))
             result = evaluate(subset, [to_classification(p) for p in parses])
             location = result["location_f1"]

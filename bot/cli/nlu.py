@@ -49,13 +49,11 @@ def eval_command(
         format_report,
         read_jsonl,
         save_confusion_png,
-        strip_marks,
+        stripped_row,
     )
 
     rows = read_jsonl(path)
-    plain = [{**r, "text": strip_marks(r["text"]),
-              "location": strip_marks(r["location"]) if r.get("location") else r.get("location")}
-             for r in rows]
+    plain = [stripped_row(r) for r in rows]
     texts = [r["text"] for r in rows] + [r["text"] for r in plain]
     predictions = classify(_model(), texts)
     for title, subset, predicted in (("as written", rows, predictions[:len(rows)]),

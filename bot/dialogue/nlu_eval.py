@@ -24,6 +24,13 @@ def strip_marks(text: str) -> str:
         ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
 
 
+def stripped_row(row: dict) -> dict:
+    """A labelled row as typed without diacritics: its text and its gold location."""
+    location = row.get("location")
+    return {**row, "text": strip_marks(row["text"]),
+            "location": strip_marks(location) if location else location}
+
+
 def _named(parse: dict[str, Any], key: str) -> tuple[str, float]:
     value = parse.get(key)
     if isinstance(value, dict) and value.get("name"):

@@ -81,9 +81,9 @@ GENERIC_PAIR = re.compile(r"phan anh,? kien nghi|kien nghi,? phan anh")
 
 def declared_kind(text: str) -> str | None:
     """The one kind the text names for itself, if it names exactly one."""
-    folded = GENERIC_PAIR.sub(" ", fold(text))
+    plain = GENERIC_PAIR.sub(" ", fold(text))
     named = [kind for kind, words in DECLARED_KINDS.items()
-             if re.search(rf"\b{words}\b", folded)]
+             if re.search(rf"\b{words}\b", plain)]
     return named[0] if len(named) == 1 else None
 
 
