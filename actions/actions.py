@@ -5,105 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import DRAFT_SLOTS, MENU, given, latest_ticket_code
+from actions.report import file_report
 from bot.core import faq, service
 from bot.core.authz import NotAllowed
 from bot.core.desk import TicketNotFound
-from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
+from bot.core.taxonomy import STATUS_LABELS, Status
 from bot.core.tickets import IllegalTransition
-
-MIN_REPORT_LENGTH = 10
-DRAFT_SLOTS = ("report_text", "location", "report_category", "report_kind",
-               "report_needs_triage")
-MENU = [
-    {"title": "Gửi phản ánh", "payload": "/report"},
-    {"title": "Tra cứu đơn", "payload": "/check_status"},
-]
-
-
-def idempotency_key(tracker: Tracker) -> str:
-    """The inbox message that asked for this step: a retried message maps to the same key."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    inbox_id = metadata.get("inbox_id")
-    if inbox_id is not None:
-        return f"inbox:{inbox_id}"
-    return f"rasa:{tracker.sender_id}:{tracker.latest_message.get('message_id')}"
-
-
-def latest_ticket_code(tracker: Tracker) -> str | None:
-    """The ticket code the latest message named (typed, or carried by a button)."""
-    return next(tracker.get_latest_entity_values("ticket_code"), None)
-
-
-def report_classification(parse: dict[str, Any], text: str) -> dict[str, Any]:
-    """Category, kind and triage flag of the message that carried the report text (when it
-    did). A report the NLU was unsure of, or that was not read as a report at all (the text
-    typed after the "Gửi phản ánh" button), goes to the triage desk."""
-    if (parse.get("text") or "").strip() != text:
-        return {}
-    category = parse.get("category") or {}
-    kind = parse.get("kind") or {}
-    is_report = (parse.get("intent") or {}).get("name") == "report"
-    return {"report_category": category.get("name"), "report_kind": kind.get("name"),
-            "report_needs_triage": bool(parse.get("needs_triage", True)) or not is_report}
-
-
-class ValidateReportForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_report_form"
-
-    def validate_report_text(self, value: Any, dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: dict) -> dict[str, Any]:
-        text = (value or "").strip()
-        if text.startswith("/") or len(text) < MIN_REPORT_LENGTH:
-            return {"report_text": None}
-        classification = report_classification(tracker.latest_message, text)
-        if classification.get("report_kind") == Kind.TO_CAO:
-            dispatcher.utter_message(response="utter_to_cao_notice")
-        return {"report_text": text, **classification}
-
-    def validate_location(self, value: Any, dispatcher: CollectingDispatcher,
-                          tracker: Tracker, domain: dict) -> dict[str, Any]:
-        text = (value or "").strip()
-        if not text:  # blanked after "Sửa"/"Hủy": ask again, nothing to complain about
-            return {"location": None}
-        if len(text) < 2 or text.startswith("/"):
-            dispatcher.utter_message(text="Dạ, Ông/Bà cho biết rõ hơn địa điểm giúp ạ.")
-            return {"location": None}
-        return {"location": text}
-
-
-def file_report(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
-    """File the drafted report and tell the citizen its code, unit and deadline."""
-    receipt = service.submit_report(
-        tracker.sender_id, tracker.get_slot("report_text"), tracker.get_slot("location"),
-        idempotency_key(tracker), category=tracker.get_slot("report_category") or Category.KHAC,
-        kind=tracker.get_slot("report_kind") or Kind.PHAN_ANH,
-        needs_triage=tracker.get_slot("report_needs_triage") is not False,
-    )
-    dispatcher.utter_message(text=(
-        f"Dạ, đã tiếp nhận phản ánh của Ông/Bà. Mã đơn: {receipt.code}.\n"
-        f"Đơn vị tiếp nhận: {receipt.unit_name}. Tình trạng: {receipt.status_label}.\n"
-        f"Hạn tiếp nhận, thụ lý: {receipt.accept_due_local}.\n"
-        "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này."
-    ))
-    return [SlotSet(name, None) for name in DRAFT_SLOTS]
-
-
-class ActionSubmitReport(Action):
-    def name(self) -> str:
-        return "action_submit_report"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: dict) -> list[dict[str, Any]]:
-        if not tracker.get_slot("report_text"):
-            dispatcher.utter_message(text="Dạ, Ông/Bà vui lòng mô tả sự việc cần phản ánh.")
-            return []
-        if not service.has_consented(tracker.sender_id):  # nothing is filed without consent
-            return [FollowupAction("action_ask_consent")]
-        return file_report(dispatcher, tracker)
 
 
 class ActionAskConsent(Action):
@@ -144,6 +55,7 @@ class ActionDeclineConsent(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_consent_declined")
+        service.discard_draft_attachments(tracker.sender_id)
         return [SlotSet(name, None) for name in DRAFT_SLOTS]
 
 
@@ -176,6 +88,7 @@ class ActionCancel(Action):
             domain: dict) -> list[dict[str, Any]]:
         code = latest_ticket_code(tracker)
         if not code:
+            service.discard_draft_attachments(tracker.sender_id)
             dispatcher.utter_message(response="utter_cancelled")
             return []
         mine = service.my_tickets(tracker.sender_id, code=code)
@@ -208,8 +121,12 @@ class ActionEraseData(Action):
         return [SlotSet(name, None) for name in DRAFT_SLOTS]
 
 
+FEEDBACK_SLOTS = ("feedback_ticket", "feedback_mode", "feedback")
+
+
 class ActionRate(Action):
-    """A 1-5 button under the answer: the ticket core closes the ticket with the rating."""
+    """A 1-5 button under the answer: the ticket core closes the ticket with the rating; the
+    feedback form then offers an optional comment."""
 
     def name(self) -> str:
         return "action_rate"
@@ -222,13 +139,15 @@ class ActionRate(Action):
             service.rate(tracker.sender_id, code or "", int(rating or 0))
         except (TicketNotFound, NotAllowed, IllegalTransition, ValueError):
             dispatcher.utter_message(text="Dạ, đơn này hiện không đánh giá được ạ.")
-            return []
+            return [SlotSet(name, None) for name in FEEDBACK_SLOTS]
         dispatcher.utter_message(text=f"Dạ, cảm ơn Ông/Bà đã đánh giá {rating}/5.")
-        return []
+        return [SlotSet("feedback_ticket", code), SlotSet("feedback_mode", "rating"),
+                SlotSet("feedback", None)]
 
 
 class ActionNotSatisfied(Action):
-    """"Chưa hài lòng": the ticket goes back to work; the core tells citizen and officer."""
+    """"Chưa hài lòng": the ticket goes back to work (and is escalated, if so configured); the
+    core tells citizen and officer. The feedback form then asks what is still wrong."""
 
     def name(self) -> str:
         return "action_not_satisfied"
@@ -240,7 +159,52 @@ class ActionNotSatisfied(Action):
             service.reopen_not_satisfied(tracker.sender_id, code or "", reason="")
         except (TicketNotFound, NotAllowed, IllegalTransition):
             dispatcher.utter_message(text="Dạ, đơn này hiện không mở lại được ạ.")
+            return [SlotSet(name, None) for name in FEEDBACK_SLOTS]
+        return [SlotSet("feedback_ticket", code), SlotSet("feedback_mode", "not_satisfied"),
+                SlotSet("feedback", None)]
+
+
+class ValidateFeedbackForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_feedback_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict) -> list[str]:
+        return list(domain_slots) if tracker.get_slot("feedback_ticket") else []
+
+
+class ActionAskFeedback(Action):
+    def name(self) -> str:
+        return "action_ask_feedback"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        text = ("Dạ, Ông/Bà cho biết còn chưa hài lòng ở điểm nào để cán bộ xử lý tiếp ạ."
+                if tracker.get_slot("feedback_mode") == "not_satisfied"
+                else "Dạ, Ông/Bà có góp ý gì thêm không ạ? (không bắt buộc)")
+        dispatcher.utter_message(text=text, buttons=[{"title": "Bỏ qua", "payload": "/skip"}])
         return []
+
+
+class ActionSaveFeedback(Action):
+    """The optional comment after a rating, or why the citizen is not satisfied."""
+
+    def name(self) -> str:
+        return "action_save_feedback"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict) -> list[dict[str, Any]]:
+        code, comment = tracker.get_slot("feedback_ticket"), tracker.get_slot("feedback")
+        if code and given(comment):
+            try:
+                if tracker.get_slot("feedback_mode") == "not_satisfied":
+                    service.add_reason(tracker.sender_id, code, comment)
+                else:
+                    service.add_rating_comment(tracker.sender_id, code, comment)
+                dispatcher.utter_message(text="Dạ, đã ghi nhận ý kiến của Ông/Bà. Cảm ơn Ông/Bà ạ.")
+            except (TicketNotFound, NotAllowed):
+                dispatcher.utter_message(text="Dạ, đơn này hiện không nhận thêm ý kiến được ạ.")
+        return [SlotSet(name, None) for name in FEEDBACK_SLOTS]
 
 
 class ActionAnswerFaq(Action):

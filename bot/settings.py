@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     telegram_base_file_url: str = Field("https://api.telegram.org/file/bot")
     telegram_webhook_secret: str = Field("", description="Webhook mode when set with PUBLIC_URL.")
 
+    not_satisfied_action: str = Field("reopen", pattern=r"^(reopen|escalate)$",
+                                      description="'Chưa hài lòng': reopen, or reopen and "
+                                      "tell the unit head and leaders.")
+
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_format: str = Field("json", pattern=r"^(json|console)$")
 

@@ -5,16 +5,11 @@ One `up` (one Rasa server) for the whole module."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,93 +27,23 @@ from bot.store.models import (
     OutboxMessage,
     Ticket,
 )
-from tests.fake_telegram import FakeTelegram
-
-READY_TIMEOUT = 400
-REPORT = "Đường bê tông thôn 3 bị ngập sâu mấy hôm nay, cống thoát nước bị tắc hoàn toàn"
-CODE = re.compile(r"KN-\d{4}-\d{6}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Setup:
-    def __init__(self, root: Path, telegram: FakeTelegram) -> None:
-        self.root = root
-        self.telegram = telegram
-        self.db_url = f"sqlite:///{root / 'nghedan.db'}"
-        self.web_port = free_port()
-        self.env = {
-            **os.environ, "DATA_DIR": str(root), "DATABASE_URL": self.db_url,
-            "RASA_URL": f"http://127.0.0.1:{free_port()}",
-            "ACTION_SERVER_PORT": str(free_port()), "WEB_PORT": str(self.web_port),
-            "TELEGRAM_TOKEN": "123456:TEST", "TELEGRAM_BASE_URL": telegram.base_url,
-            "TELEGRAM_BASE_FILE_URL": telegram.base_url.replace("/bot", "/file/bot"),
-        }
-        self.process: subprocess.Popen | None = None
-        self.output = root / "up.out"
-
-    @property
-    def web(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "up"], env=self.env,
-            stdout=self.output.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output.read_text()
-            try:
-                if httpx.get(f"{self.web}/health", timeout=2).json()["rasa"] == "ready":
-                    return
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(1)
-        raise AssertionError("not ready in time:\n" + self.output.read_text())
-
-    def pids(self) -> dict[str, int]:
-        return json.loads((self.root / "run" / "pids.json").read_text())
+from tests.e2e import (
+    CODE,
+    REPORT,
+    file_report,
+    press,
+    running_setup,
+    say,
+    start_and_consent,
+    text_of,
+    to_summary,
+)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    telegram = FakeTelegram()
-    telegram.start()
-    running = Setup(tmp_path_factory.mktemp("up"), telegram)
-    running.start()
-    yield running
-    telegram.stop()
-    if running.process.poll() is None:
-        running.process.kill()
-        for pid in running.pids().values():
-            _kill_group(pid)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def say(client: httpx.Client, setup: Setup, **body) -> list[dict]:
-    response = client.post(f"{setup.web}/api/chat/messages", json=body, timeout=60)
-    assert response.status_code == 200
-    return response.json()["messages"]
-
-
-def press(client: httpx.Client, setup: Setup, messages: list[dict], title: str) -> list[dict]:
-    keys = [b["key"] for m in messages for b in m["buttons"] if b["title"] == title]
-    assert keys, f"no button {title!r} in {messages}"
-    return say(client, setup, button=keys[0])
-
-
-def start_and_consent(client: httpx.Client, setup: Setup) -> None:
-    greeting = say(client, setup, text="/start")
-    thanks = press(client, setup, greeting, "Đồng ý")
-    assert thanks and thanks[0]["text"].startswith("Dạ, cảm ơn")
+    with running_setup(tmp_path_factory.mktemp("up")) as running:
+        yield running
 
 
 def test_up_prints_channels_and_loads_demo_commune(setup):
@@ -135,7 +60,7 @@ def test_citizen_files_a_report_on_the_web_chat(setup):
         greeting = say(client, setup, text="/start")
         assert greeting and greeting[0]["text"].startswith("Dạ")
         assert any("/xoadulieu" in (m["text"] or "") for m in greeting)  # the privacy notice
-        confirm = say(client, setup, text=REPORT)
+        confirm = to_summary(client, setup, say(client, setup, text=REPORT))
         assert any("thôn 3" in (m["text"] or "") for m in confirm), confirm
         with session_scope(setup.db_url) as session:
             before = len(list(session.scalars(select(Ticket))))
@@ -180,12 +105,9 @@ def test_report_is_routed_by_its_category(setup):
     report = "Trại heo ở thôn 2 xả nước thải ra mương, cả xóm ngửi mùi hôi thối không chịu nổi"
     with httpx.Client() as client:
         start_and_consent(client, setup)
-        confirm = say(client, setup, text=report)
-        receipt = press(client, setup, confirm, "Gửi")
-        code = CODE.search(" ".join(m["text"] or "" for m in receipt))
-        assert code, receipt
+        code = file_report(client, setup, report)
     with session_scope(setup.db_url) as session:
-        ticket = session.scalar(select(Ticket).where(Ticket.code == code[0]))
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         assert ticket.category == "moi_truong" and not ticket.needs_triage
         assert not session.get(OrgUnit, ticket.unit_id).is_triage
 
@@ -193,8 +115,7 @@ def test_report_is_routed_by_its_category(setup):
 def test_citizen_withdraws_own_ticket_but_not_someone_elses(setup):
     with httpx.Client() as owner, httpx.Client() as stranger:
         start_and_consent(owner, setup)
-        receipt = press(owner, setup, say(owner, setup, text=REPORT), "Gửi")
-        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        code = file_report(owner, setup, REPORT)
         refused = say(stranger, setup, text=f"/huy {code}")
         assert "không tìm thấy" in refused[0]["text"]
         done = " ".join(m["text"] or "" for m in say(owner, setup, text=f"/huy {code}"))
@@ -217,8 +138,7 @@ def test_denouncer_is_told_how_identity_is_protected(setup):
 def test_citizen_erases_personal_data_after_confirming(setup):
     with httpx.Client() as client:
         start_and_consent(client, setup)
-        receipt = press(client, setup, say(client, setup, text=REPORT), "Gửi")
-        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        code = file_report(client, setup, REPORT)
         kept = press(client, setup, say(client, setup, text="/xoadulieu"), "Không xóa")
         assert "giữ nguyên" in kept[0]["text"]
         with session_scope(setup.db_url) as session:
@@ -248,8 +168,7 @@ def test_citizen_rates_the_answer_with_a_button(setup):
     ctx = CoreContext.build(ZoneInfo("Asia/Ho_Chi_Minh"))
     with httpx.Client() as client:
         start_and_consent(client, setup)
-        receipt = press(client, setup, say(client, setup, text=REPORT), "Gửi")
-        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        code = file_report(client, setup, REPORT)
         with session_scope(setup.db_url) as session:
             ticket = session.scalar(select(Ticket).where(Ticket.code == code))
             head = session.scalar(select(Officer).join(OfficerRole).where(
@@ -263,10 +182,14 @@ def test_citizen_rates_the_answer_with_a_button(setup):
         answer = [m for m in pushed if "Đã nạo vét" in (m["text"] or "")]
         assert answer, pushed
         rated = press(client, setup, answer, "5 ★")
-        assert "đã đánh giá 5/5" in " ".join(m["text"] or "" for m in rated)
+        assert "đã đánh giá 5/5" in text_of(rated)
+        assert "góp ý" in text_of(rated)  # the optional comment
+        thanked = say(client, setup, text="Cán bộ xử lý nhanh, cảm ơn <b>xã</b> & thôn")
+        assert "đã ghi nhận ý kiến" in text_of(thanked)
     with session_scope(setup.db_url) as session:
         ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         assert (ticket.status, ticket.rating) == ("closed", 5)
+        assert ticket.rating_comment == "Cán bộ xử lý nhanh, cảm ơn <b>xã</b> & thôn"
 
 
 def test_redelivered_web_message_is_handled_once(setup):
@@ -281,7 +204,7 @@ def test_redelivered_web_message_is_handled_once(setup):
 
 
 def test_terminal_chat_holds_a_conversation_through_rasa(setup):
-    script = f"xin chào\n1\n{REPORT}\n1\nthoát\n"  # 1: Đồng ý, then 1: Gửi
+    script = f"xin chào\n1\n{REPORT}\n1\n1\n1\nthoát\n"  # Đồng ý, Bỏ qua ×2, Gửi
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--user", "ong-ba-test"], input=script,
         capture_output=True, text=True, env=setup.env, timeout=120)
@@ -305,6 +228,12 @@ def test_telegram_user_files_a_report_with_buttons(setup):
     fake.user_presses(chat, notice, "Đồng ý")
     fake.wait_for(lambda m: m["chat_id"] == chat and m["text"].startswith("Dạ, cảm ơn"))
     fake.user_says(chat, REPORT)
+    media = fake.wait_for(lambda m: m["chat_id"] == chat and "ảnh" in m["text"]
+                          and "Bỏ qua" in fake.button_titles(m))
+    fake.user_presses(chat, media, "Bỏ qua")
+    phone = fake.wait_for(lambda m: m["chat_id"] == chat and "số điện thoại" in m["text"]
+                          and "Bỏ qua" in fake.button_titles(m))
+    fake.user_presses(chat, phone, "Bỏ qua")
     confirm = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
     fake.user_presses(chat, confirm, "Gửi")
     receipt = fake.wait_for(lambda m: m["chat_id"] == chat and CODE.search(m["text"]))

@@ -29,6 +29,12 @@ def tables(url: str) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
+def unique_constraints(url: str, table: str) -> list[list[str]]:
+    engine = engine_for(url)
+    engine.dispose()
+    return [c["column_names"] for c in inspect(engine).get_unique_constraints(table)]
+
+
 def revisions_newest_first() -> list[str]:
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     return [r.revision for r in script.walk_revisions()]
@@ -42,10 +48,12 @@ def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
 
     downgrade(empty_db_url, "-1")
     assert current_revision(empty_db_url) == revisions_newest_first()[1]
-    assert "routing_rules" not in tables(empty_db_url)
+    # 0004 made attachment files unique per message instead of across all messages
+    assert unique_constraints(empty_db_url, "attachments") == [["storage_key"]]
     assert "tickets" in tables(empty_db_url)
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == head_revision()
+    assert unique_constraints(empty_db_url, "attachments") == [["inbox_id", "sha256"]]
 
 
 def test_every_step_goes_down_and_up_again(empty_db_url):

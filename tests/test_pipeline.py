@@ -18,9 +18,9 @@ from bot.dialogue.pipeline import (
     TOO_LONG_TEXT,
     UNAVAILABLE_TEXT,
     Pipeline,
-    dialogue_text,
 )
 from bot.dialogue.rasa_client import RasaClient
+from bot.dialogue.turns import dialogue_text
 from bot.store.db import session_scope
 from bot.store.models import InboxMessage, OutboxMessage
 from tests.helpers import NOW

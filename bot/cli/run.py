@@ -111,10 +111,11 @@ async def run_bot(settings: Settings) -> None:
         raise typer.Exit(1)
     rasa = RasaClient(settings.rasa_url, settings.ensure_rasa_token())
     pipeline = Pipeline(url, rasa)
-    runner = await start_web(settings, pipeline)
+    telegram = _build_telegram(settings, pipeline)
+    runner = await start_web(settings, pipeline, extra_routes=_telegram_routes(settings, telegram))
     leader = LeaderLock(url, settings.data_dir / "run")
     scheduler = build_scheduler(pipeline, leader, context_from_settings())
-    telegram = await _start_telegram(settings, pipeline, scheduler)
+    await _start_telegram(telegram, pipeline, scheduler)
     scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,7 +125,7 @@ async def run_bot(settings: Settings) -> None:
     await stop.wait()
     scheduler.shutdown(wait=False)
     leader.release()
-    if telegram is not None:
+    if telegram is not None:  # finishes accepted updates; a webhook stays registered
         from bot.channels import telegram as telegram_channel
 
         await telegram_channel.stop(telegram)
@@ -133,13 +134,31 @@ async def run_bot(settings: Settings) -> None:
     log.info("bot_stopped")
 
 
-async def _start_telegram(settings: Settings, pipeline: Pipeline, scheduler: AsyncIOScheduler):
-    """The Telegram channel when a token is set; its outbox is retried every few seconds."""
+def _build_telegram(settings: Settings, pipeline: Pipeline):
+    """The Telegram channel when a token is set (built before the web server, which serves
+    its webhook in webhook mode)."""
     if not settings.telegram_enabled:
         return None
     from bot.channels import telegram as telegram_channel
 
-    application = telegram_channel.build_application(settings, pipeline)
-    await telegram_channel.start_polling(application)
+    return telegram_channel.build_application(settings, pipeline)
+
+
+def _telegram_routes(settings: Settings, application):
+    """POST /telegram/webhook on the web server, in webhook mode only."""
+    from bot.channels import telegram as telegram_channel
+
+    if application is None or not telegram_channel.webhook_mode(settings):
+        return None
+    return telegram_channel.webhook_routes(application)
+
+
+async def _start_telegram(application, pipeline: Pipeline, scheduler: AsyncIOScheduler) -> None:
+    """Polling, or the webhook registered once the web server listens; the outbox is retried
+    every few seconds."""
+    if application is None:
+        return
+    from bot.channels import telegram as telegram_channel
+
+    await telegram_channel.start(application)
     add_outbox_delivery(scheduler, application.bot_data["sender"], pipeline)
-    return application

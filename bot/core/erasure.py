@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from bot.core import attachments as files_of
 from bot.core.authz import Caller
 from bot.core.citizens import identity_for
 from bot.core.context import CoreContext
@@ -51,10 +52,13 @@ def erase_citizen(session: Session, channel: str, external_id: str, ctx: CoreCon
     last_outbox = session.scalar(select(func.max(OutboxMessage.id))) or 0
     tickets = list(session.scalars(select(Ticket).where(Ticket.citizen_id == citizen.id)))
     removed_files = sum(_erase_ticket(session, t, actor, ctx, storage) for t in tickets)
+    accounts = [(i.channel, i.external_id) for i in citizen.identities]
+    for account in accounts:  # files of a draft that was never filed
+        removed_files += files_of.discard(
+            session, storage, files_of.staged(session, *account, ctx.clock(), max_age=None))
     citizen.display_name = citizen.phone = None
     citizen.consent_at = citizen.consent_version = None
     citizen.erased_at = ctx.clock()
-    accounts = [(i.channel, i.external_id) for i in citizen.identities]
     messages = _blank_messages(session, accounts, last_outbox)
     senders = [f"{c}:{e}" for c, e in accounts]
     session.execute(delete(ConversationTracker).where(ConversationTracker.sender_id.in_(senders)))
@@ -71,10 +75,7 @@ def _erase_ticket(session: Session, ticket: Ticket, actor: Actor, ctx: CoreConte
     for note in session.scalars(select(TicketNote).where(
             TicketNote.ticket_id == ticket.id, TicketNote.author_type == "citizen")):
         note.text = ERASED_TEXT
-    for attachment in files:
-        if storage is not None:
-            storage.delete(attachment.storage_key)
-        session.delete(attachment)
+    files_of.discard(session, storage, files)
     update_fields(session, ticket, actor, ctx, action="personal_data_erased",
                   data={"attachments": len(files)}, text=ERASED_TEXT, location_text=None,
                   latitude=None, longitude=None, rating_comment=None)

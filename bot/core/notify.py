@@ -108,3 +108,14 @@ def notify_clock(session: Session, ticket: Ticket, clock_name: str, due: datetim
         _queue(session, officer_address(session, person), text,
                f"clock:{ticket.id}:{clock_name}:{level}:{person.id}", ticket, now,
                officer_id=person.id)
+
+
+def notify_not_satisfied(session: Session, ticket: Ticket, event_id: int, now: datetime) -> None:
+    """NOT_SATISFIED_ACTION=escalate: the unit head and leaders hear of the reopened ticket."""
+    officer = session.get(Officer, ticket.officer_id) if ticket.officer_id else None
+    text = t.NOT_SATISFIED_ESCALATION.format(
+        code=ticket.code, officer=officer.full_name if officer else "chưa giao")
+    for person in escalation_recipients(session, ticket):
+        _queue(session, officer_address(session, person), text,
+               f"event:{event_id}:not_satisfied:{person.id}", ticket,
+               now, officer_id=person.id)

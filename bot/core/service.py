@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core import attachments
 from bot.core.authz import Caller, NotAllowed
 from bot.core.citizens import citizen_for, identity_for
 from bot.core.context import CoreContext, context_from_settings
 from bot.core.desk import load_ticket
 from bot.core.erasure import Erased, erase_citizen
+from bot.core.notify import notify_not_satisfied
 from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
 from bot.core.templates import local
 from bot.core.tickets import (
@@ -26,7 +28,7 @@ from bot.core.tickets import (
 from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
-from bot.store.models import OrgUnit, Ticket, TicketNote
+from bot.store.models import Area, OrgUnit, OutboxMessage, Ticket, TicketNote
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Receipt:
     unit_name: str
     status_label: str
     accept_due_local: str
+    attachments: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,21 +103,83 @@ def erase_personal_data(sender_key: str, ctx: CoreContext | None = None) -> Eras
 
 def submit_report(sender_key: str, text: str, location: str | None, idempotency_key: str,
                   category: str = Category.KHAC, kind: str = Kind.PHAN_ANH,
-                  needs_triage: bool = False, ctx: CoreContext | None = None) -> Receipt:
-    """File a report from a conversation; the same idempotency key returns the same ticket."""
+                  needs_triage: bool = False, ctx: CoreContext | None = None,
+                  latitude: float | None = None, longitude: float | None = None,
+                  phone: str | None = None) -> Receipt:
+    """File a report from a conversation with the files sent while drafting it; the same
+    idempotency key returns the same ticket. `kind` is what the citizen intends (or what the
+    NLU read); the officer fixes the legal kind on acceptance."""
     ctx = ctx or context_from_settings()
     with session_scope(_db_url()) as session:
         caller = _caller(session, sender_key, ctx)
         draft = TicketDraft(text=text, channel=caller.channel, citizen_id=caller.id,
                             category=category, kind=kind, kind_intended=kind,
-                            location_text=location, needs_triage=needs_triage,
-                            idempotency_key=idempotency_key)
+                            location_text=location, latitude=latitude, longitude=longitude,
+                            needs_triage=needs_triage, idempotency_key=idempotency_key)
         ticket = create_ticket(session, draft, caller.actor, ctx)
+        channel, external_id = split_sender(sender_key)
+        attachments.assign(attachments.staged(session, channel, external_id, ctx.clock()), ticket)
+        if phone:
+            citizen_for(session, channel, external_id, ctx.clock()).phone = phone
         unit = session.get(OrgUnit, ticket.unit_id) if ticket.unit_id else None
         accept = next((c for c in ticket.clocks if c.name == "accept"), None)
         return Receipt(ticket.code, unit.name if unit else "bộ phận tiếp nhận",
                        STATUS_LABELS[Status(ticket.status)],
-                       local(accept.due_at, ctx.tz) if accept else "")
+                       local(accept.due_at, ctx.tz) if accept else "",
+                       attachments.count_for(session, ticket))
+
+
+def draft_attachments(sender_key: str) -> int:
+    """How many files this account sent for the report it is drafting."""
+    channel, external_id = split_sender(sender_key)
+    with session_scope(_db_url()) as session:
+        return len(attachments.staged(session, channel, external_id,
+                                      context_from_settings().clock()))
+
+
+def discard_draft_attachments(sender_key: str) -> int:
+    """A cancelled or refused draft: its files are not kept."""
+    channel, external_id = split_sender(sender_key)
+    settings = load_settings()
+    with session_scope(settings.effective_database_url) as session:
+        files = attachments.staged(session, channel, external_id,
+                                   context_from_settings().clock())
+        return attachments.discard(session, LocalFileStorage(settings.storage_dir), files)
+
+
+def known_phone(sender_key: str) -> str | None:
+    channel, external_id = split_sender(sender_key)
+    with session_scope(_db_url()) as session:
+        identity = identity_for(session, channel, external_id)
+        return identity.citizen.phone if identity is not None and identity.citizen else None
+
+
+def area_names(limit: int = 8) -> list[str]:
+    """The configured areas (thôn, tổ dân phố) offered as buttons when asking where."""
+    with session_scope(_db_url()) as session:
+        return list(session.scalars(select(Area.name).order_by(Area.unit_id, Area.id)
+                                    .limit(limit)))
+
+
+def ticket_waiting_for_information(session: Session, channel: str,
+                                   external_id: str) -> str | None:
+    """The account's newest ticket in need_info: their next message belongs to it."""
+    identity = identity_for(session, channel, external_id)
+    if identity is None or identity.citizen_id is None:
+        return None
+    return session.scalar(select(Ticket.code).where(
+        Ticket.citizen_id == identity.citizen_id, Ticket.status == Status.NEED_INFO)
+        .order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(1))
+
+
+def ticket_of_message(session: Session, channel: str, external_id: str,
+                      platform_message_id: str) -> str | None:
+    """The ticket a message we sent to this account was about (a citizen replying to it)."""
+    return session.scalar(
+        select(Ticket.code).join(OutboxMessage, OutboxMessage.ticket_id == Ticket.id)
+        .where(OutboxMessage.channel == channel,
+               OutboxMessage.recipient_external_id == external_id,
+               OutboxMessage.platform_message_id == platform_message_id).limit(1))
 
 
 def my_tickets(sender_key: str, code: str | None = None, limit: int = 5) -> list[TicketSummary]:
@@ -145,8 +210,9 @@ def withdraw(sender_key: str, code: str, ctx: CoreContext | None = None) -> str:
 
 
 def add_information(sender_key: str, code: str, text: str, idempotency_key: str,
-                    ctx: CoreContext | None = None) -> str:
-    """Attach what the citizen adds; an answer to `need_info` puts the ticket back to work."""
+                    ctx: CoreContext | None = None, inbox_id: int | None = None) -> str:
+    """Attach what the citizen adds (text, and the files of message `inbox_id`); an answer to
+    `need_info` puts the ticket back to work."""
     ctx = ctx or context_from_settings()
     with session_scope(_db_url()) as session:
         caller = _caller(session, sender_key, ctx)
@@ -156,15 +222,18 @@ def add_information(sender_key: str, code: str, text: str, idempotency_key: str,
         if Status(ticket.status) in (Status.CLOSED, Status.REJECTED, Status.TRANSFERRED,
                                      Status.WITHDRAWN):
             raise NotAllowed("Dạ, đơn này đã kết thúc, Ông/Bà vui lòng gửi phản ánh mới.")
+        files = attachments.assign(attachments.of_inbox(session, inbox_id), ticket) \
+            if inbox_id is not None else 0
         session.add(TicketNote(ticket_id=ticket.id, idempotency_key=idempotency_key,
-                               author_type=caller.type, author_id=caller.id, text=text,
-                               created_at=ctx.clock()))
+                               author_type=caller.type, author_id=caller.id,
+                               text=text or f"(gửi kèm {files} tệp)", created_at=ctx.clock()))
         if ticket.status == Status.NEED_INFO:
             change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx,
-                          action="information_added")
+                          action="information_added", data={"attachments": files})
         else:
             announce(session, ticket,
-                     record_event(session, ticket, caller.actor, "information_added", ctx.clock()),
+                     record_event(session, ticket, caller.actor, "information_added", ctx.clock(),
+                                  data={"attachments": files}),
                      ctx)
         return STATUS_LABELS[Status(ticket.status)]
 
@@ -187,19 +256,51 @@ def rate(sender_key: str, code: str, rating: int, comment: str | None = None,
         return STATUS_LABELS[Status.CLOSED]
 
 
-def reopen_not_satisfied(sender_key: str, code: str, reason: str,
-                         ctx: CoreContext | None = None) -> str:
-    """The citizen is not satisfied with the answer: back to work with a fresh resolve period."""
+def add_rating_comment(sender_key: str, code: str, comment: str,
+                       ctx: CoreContext | None = None) -> None:
+    """The optional comment after a rating; the first one is kept, a retry changes nothing."""
     ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        ticket = load_ticket(session, caller, code)
+        if ticket.rating is None:
+            raise NotAllowed("Dạ, đơn này chưa được đánh giá.")
+        if not ticket.rating_comment and comment.strip():
+            ticket.rating_comment = comment.strip()[:2000]
+            record_event(session, ticket, caller.actor, "rating_commented", ctx.clock())
+
+
+def reopen_not_satisfied(sender_key: str, code: str, reason: str,
+                         ctx: CoreContext | None = None, escalate: bool | None = None) -> str:
+    """The citizen is not satisfied with the answer: back to work with a fresh resolve period;
+    with NOT_SATISFIED_ACTION=escalate the unit head and leaders are told as well."""
+    ctx = ctx or context_from_settings()
+    if escalate is None:
+        escalate = load_settings().not_satisfied_action == "escalate"
     with session_scope(_db_url()) as session:
         caller = _caller(session, sender_key, ctx)
         ticket = load_ticket(session, caller, code)
         if ticket.status not in (Status.RESOLVED, Status.CLOSED):
             raise NotAllowed("Dạ, đơn này chưa có kết quả nên chưa thể mở lại.")
-        change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx, action="reopened",
-                      data={"by": "citizen"})
+        event = change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx,
+                              action="reopened", data={"by": "citizen", "escalated": escalate})
+        if escalate:
+            session.flush()
+            notify_not_satisfied(session, ticket, event.id, ctx.clock())
         if reason.strip():
-            session.add(TicketNote(ticket_id=ticket.id, author_type=caller.type,
-                                   author_id=caller.id, text=reason.strip(),
-                                   created_at=ctx.clock()))
+            add_note(session, ticket, caller, reason.strip(), ctx)
         return STATUS_LABELS[Status(ticket.status)]
+
+
+def add_reason(sender_key: str, code: str, reason: str, ctx: CoreContext | None = None) -> None:
+    """Why the citizen is not satisfied, told after pressing "Chưa hài lòng"."""
+    ctx = ctx or context_from_settings()
+    with session_scope(_db_url()) as session:
+        caller = _caller(session, sender_key, ctx)
+        add_note(session, load_ticket(session, caller, code), caller, reason.strip(), ctx)
+
+
+def add_note(session: Session, ticket: Ticket, caller: Caller, text: str,
+             ctx: CoreContext) -> None:
+    session.add(TicketNote(ticket_id=ticket.id, author_type=caller.type, author_id=caller.id,
+                           text=text[:4000], created_at=ctx.clock()))

@@ -41,6 +41,8 @@ OFFICER_ASSIGNED = "Anh/chị được giao xử lý đơn {code} ({category}). 
 OFFICER_INFO_ADDED = "Người dân đã bổ sung thông tin cho đơn {code}."
 OFFICER_REOPENED = "Đơn {code} được mở lại (người dân chưa hài lòng)."
 OFFICER_REMINDER = "Nhắc việc: đơn {code} đã dùng 75% thời hạn {clock}; hạn {due}."
+NOT_SATISFIED_ESCALATION = ("Người dân chưa hài lòng với kết quả đơn {code}; đơn đã mở lại. "
+                            "Người xử lý: {officer}.")
 ESCALATION = "Quá hạn: đơn {code} đã quá hạn {clock} ({due}). Người xử lý: {officer}."
 CLOCK_NAMES = {"accept": "thụ lý", "resolve": "giải quyết"}
 

@@ -54,6 +54,8 @@ class TicketDraft:
     kind: str = Kind.PHAN_ANH
     kind_intended: str | None = None
     location_text: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
     area_id: int | None = None
     needs_triage: bool = False
     idempotency_key: str | None = None
@@ -100,7 +102,8 @@ def create_ticket(session: Session, draft: TicketDraft, actor: Actor,
         idempotency_key=draft.idempotency_key, citizen_id=draft.citizen_id,
         channel=draft.channel, kind=kind, kind_intended=draft.kind_intended, category=category,
         needs_triage=draft.needs_triage, text=draft.text, location_text=draft.location_text,
-        area_id=area_id, status=Status.RECEIVED, unit_id=target.unit_id, officer_id=officer_id,
+        latitude=draft.latitude, longitude=draft.longitude, area_id=area_id,
+        status=Status.RECEIVED, unit_id=target.unit_id, officer_id=officer_id,
         confidential=kind == Kind.TO_CAO, received_at=now, created_at=now, updated_at=now,
     )
     session.add(ticket)

@@ -7,7 +7,6 @@ replies' dedupe keys and the actions' idempotency keys make the retry safe."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
@@ -15,19 +14,19 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import service
+from bot.core import attachments, service
+from bot.core.authz import NotAllowed
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
 from bot.core.officers import InviteError, looks_like_invite, redeem_invite
 from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
+from bot.dialogue.turns import Turn, read_turn
 from bot.store.db import session_scope
-from bot.store.models import InboxMessage, OutboxMessage
+from bot.store.models import InboxMessage
 
 log = structlog.get_logger(__name__)
 
 MAX_DIALOGUE_ATTEMPTS = 5
-COMMANDS = {"/start": "/greet", "/batdau": "/greet", "/tracuu": "/check_status", "/huy": "/cancel",
-            "/xoadulieu": "/erase_data"}
 UNAVAILABLE_TEXT = (
     "Dạ, hệ thống đang bận, chưa xử lý được tin nhắn của Ông/Bà. "
     "Tin nhắn đã được lưu, chúng tôi sẽ trả lời ngay khi có thể."
@@ -36,11 +35,23 @@ EMPTY_TEXT = "Dạ, Ông/Bà vui lòng nhắn nội dung bằng chữ để chú
 MAX_DIALOGUE_TEXT = 4000  # characters; Telegram's own limit is 4096
 TOO_LONG_TEXT = ("Dạ, tin nhắn dài quá ({length} ký tự). Ông/Bà vui lòng chia thành các tin "
                  "ngắn hơn {limit} ký tự ạ; tin vừa rồi vẫn được lưu.")
+FILE_GRACE = timedelta(minutes=5)  # a channel's downloads finish (or fail) well within this
 FLOOD_LIMIT, FLOOD_WINDOW = 10, timedelta(seconds=30)  # messages per sender per window
 FLOOD_TEXT = "Dạ, Ông/Bà nhắn nhanh quá, vui lòng đợi một chút rồi nhắn tiếp ạ."
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+UNSUPPORTED_TEXT = ("Dạ, tôi chưa đọc được loại tin này. Ông/Bà vui lòng nhắn bằng chữ, hoặc "
+                    "gửi ảnh, video, tin nhắn thoại hay vị trí ạ.")
+FILE_FAILED_TEXT = ("Dạ, tệp Ông/Bà gửi chưa nhận được (quá lớn, tối đa 20 MB, hoặc không phải "
+                    "ảnh, video, tin nhắn thoại). Ông/Bà vui lòng gửi lại giúp ạ.")
+INFO_ADDED_TEXT = "Dạ, đã bổ sung vào đơn {code}. Cán bộ phụ trách sẽ xem và xử lý tiếp ạ."
 LINKED_TEXT = ("Đã liên kết tài khoản này với cán bộ {name}. "
                "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây.")
+
+
+def _files_expected(session: Session, row: InboxMessage) -> bool:
+    """Files announced by the channel, none kept and none failed yet: still downloading."""
+    payload = row.payload or {}
+    return bool(payload.get("media")) and not payload.get("media_failed") and not (
+        attachments.of_inbox(session, row.id))
 
 
 def sender_key(channel: str, external_id: str) -> str:
@@ -49,51 +60,6 @@ def sender_key(channel: str, external_id: str) -> str:
 
 def button_key(outbox_id: int, index: int) -> str:
     return f"{outbox_id}:{index}"
-
-
-def resolve_button(session: Session, row: InboxMessage) -> str | None:
-    """The Rasa payload behind a pressed button, only if we offered it to this sender."""
-    match = re.fullmatch(r"(\d+):(\d+)", str(row.payload.get("button", "")))
-    if not match:
-        return None
-    offered = session.get(OutboxMessage, int(match[1]))
-    index = int(match[2])
-    if (
-        offered is None
-        or offered.recipient_external_id != row.sender_external_id
-        or offered.channel != row.channel
-        or index >= len(offered.buttons)
-    ):
-        return None
-    return offered.buttons[index]["payload"]
-
-
-def engine_payload(payload: str) -> str:
-    """A button payload as Rasa takes it: the core's own ("rate:CODE:N",
-    "not_satisfied:CODE") become intents with entities; Rasa's own pass as they are."""
-    if match := re.fullmatch(r"rate:([\w-]+):([1-5])", payload):
-        return f'/rate{{"ticket_code":"{match[1]}","rating":"{match[2]}"}}'
-    if match := re.fullmatch(r"not_satisfied:([\w-]+)", payload):
-        return f'/not_satisfied{{"ticket_code":"{match[1]}"}}'
-    return payload
-
-
-def dialogue_text(session: Session, row: InboxMessage) -> str:
-    """What Rasa gets: a pressed button's payload, a known command, or the text with any
-    leading slashes removed so typed text can never pose as an intent payload."""
-    payload = resolve_button(session, row)
-    if payload:
-        return engine_payload(payload)
-    text = CONTROL.sub("", row.text or "").strip()
-    command = text.split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else ""
-    if command in COMMANDS:
-        rest = text[len(text.split(maxsplit=1)[0]):].strip()
-        return COMMANDS[command] + (f'{{"ticket_code":"{rest}"}}' if _is_code(rest) else "")
-    return text.lstrip("/").strip()
-
-
-def _is_code(value: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z]{2,4}-\d{4}-\d{6}", value))
 
 
 class Pipeline:
@@ -116,14 +82,17 @@ class Pipeline:
             self._in_flight.discard(inbox_id)
 
     async def sweep_pending(self, older_than_seconds: float = 10.0) -> int:
-        """Retry messages left pending (Rasa was down, a process died mid-way)."""
-        cutoff = self.clock() - timedelta(seconds=older_than_seconds)
+        """Retry messages left pending (Rasa was down, a process died mid-way). A message whose
+        files the channel may still be downloading gets FILE_GRACE first."""
+        now = self.clock()
         with session_scope(self.db_url) as session:
-            ids = list(session.scalars(
-                select(InboxMessage.id)
-                .where(InboxMessage.status == "pending", InboxMessage.received_at <= cutoff)
-                .order_by(InboxMessage.id).limit(100)
-            ))
+            rows = session.scalars(
+                select(InboxMessage)
+                .where(InboxMessage.status == "pending",
+                       InboxMessage.received_at <= now - timedelta(seconds=older_than_seconds))
+                .order_by(InboxMessage.id).limit(100)).all()
+            ids = [row.id for row in rows
+                   if row.received_at <= now - FILE_GRACE or not _files_expected(session, row)]
         for inbox_id in ids:
             await self.process_inbound(inbox_id)
         return len(ids)
@@ -134,12 +103,12 @@ class Pipeline:
             if row is None or row.status != "pending":
                 return []
             key = sender_key(row.channel, row.sender_external_id)
-            text = dialogue_text(session, row)
+            turn = read_turn(session, row)
             retry = row.attempts > 0
         if not retry and self._flooding(key):
             return self._drop_flood(inbox_id, key)
         async with self._locks[key]:
-            return await self._converse(inbox_id, key, text)
+            return await self._converse(inbox_id, key, turn)
 
     def _flooding(self, key: str) -> bool:
         """More than FLOOD_LIMIT new messages from one sender inside FLOOD_WINDOW."""
@@ -161,7 +130,11 @@ class Pipeline:
         log.warning("inbound_flood_dropped", inbox_id=inbox_id)
         return told
 
-    async def _converse(self, inbox_id: int, key: str, text: str) -> list[int]:
+    async def _converse(self, inbox_id: int, key: str, turn: Turn) -> list[int]:
+        text = turn.text
+        notices = [(FILE_FAILED_TEXT, [])] if turn.failed_files else []
+        if turn.unsupported or (not text and notices):
+            return self._finish(inbox_id, notices or [(UNSUPPORTED_TEXT, [])])
         if not text:
             return self._finish(inbox_id, [(EMPTY_TEXT, [])])
         if len(text) > MAX_DIALOGUE_TEXT:
@@ -169,15 +142,39 @@ class Pipeline:
                 length=len(text), limit=MAX_DIALOGUE_TEXT), [])])
         if code := looks_like_invite(text):  # an officer linking this account: not for Rasa
             return self._finish(inbox_id, [(self._link_officer(key, code), [])])
+        if not turn.steered and (ticket := self._ticket_context(key, turn)):
+            reply = await asyncio.to_thread(self._add_information, key, ticket, turn, inbox_id)
+            return self._finish(inbox_id, [*notices, (reply, [])])
         try:
-            replies = await self.rasa.respond(key, text, {"inbox_id": inbox_id})
+            replies = await self.rasa.respond(
+                key, text, {"inbox_id": inbox_id, "attachments": turn.files})
         except DialogueUnavailable as error:
             return self._postpone(inbox_id, str(error))
         if any(r.custom.get("erase_personal_data") for r in replies):
             # After Rasa's turn, so the tracker it just saved is erased too.
             await asyncio.to_thread(service.erase_personal_data, key)
             log.info("personal_data_erased", inbox_id=inbox_id)
-        return self._finish(inbox_id, [(r.text, r.buttons) for r in replies if r.text])
+        return self._finish(inbox_id, [*notices, *((r.text, r.buttons) for r in replies
+                                                   if r.text)])
+
+    def _ticket_context(self, key: str, turn: Turn) -> str | None:
+        """The ticket this message belongs to, rather than to the conversation: the one the
+        citizen replied to, else one waiting for information from them."""
+        channel, _, external_id = key.partition(":")
+        with session_scope(self.db_url) as session:
+            replied = turn.reply_to and service.ticket_of_message(
+                session, channel, external_id, turn.reply_to)
+            return replied or service.ticket_waiting_for_information(session, channel,
+                                                                     external_id)
+
+    @staticmethod
+    def _add_information(key: str, code: str, turn: Turn, inbox_id: int) -> str:
+        try:
+            service.add_information(key, code, turn.typed, f"inbox:{inbox_id}",
+                                    inbox_id=inbox_id)
+        except NotAllowed as refusal:
+            return str(refusal)
+        return INFO_ADDED_TEXT.format(code=code)
 
     def _finish(self, inbox_id: int, replies: list[tuple[str | None, list]]) -> list[int]:
         now = self.clock()

@@ -14,7 +14,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 TICKET_CODE = re.compile(r"(?<![\w-])[Kk][Nn]\s?-\s?\d{4}\s?-\s?\d{1,6}(?![\w-])")
-PHONE = re.compile(r"(?<![\d+])(?:0|\+84)(?:[ .]?\d){9}(?!\d)")
+PHONE = re.compile(r"(?<![\d+])(?:0|\+84)(?:[ .]?\d){9,10}(?!\d)")  # mobile 10, landline 11
 _DAY_MONTH = r"(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])(?:[/.-](?:19|20)\d{2})?"
 _WORDS = (r"ng[aà]y\s+(?:0?[1-9]|[12]\d|3[01])\s+th[aá]ng\s+(?:0?[1-9]|1[0-2])"
           r"(?:\s+n[aă]m\s+(?:19|20)\d{2})?")

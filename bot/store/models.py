@@ -234,12 +234,13 @@ class TicketEvent(Base):
 
 class Attachment(Timestamped, Base):
     __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("inbox_id", "sha256"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
     media_type: Mapped[str] = mapped_column(String(20))  # photo | video | voice | document
     content_type: Mapped[str] = mapped_column(String(100))
-    storage_key: Mapped[str] = mapped_column(String(300), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(300), index=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
 
