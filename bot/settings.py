@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         path = self.data_dir / "rasa_token"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
+            path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         self.rasa_token = path.read_text().strip()
         return self.rasa_token

@@ -118,9 +118,9 @@ def test_erasure_deletes_the_redis_tracker_in_the_production_setup(app_env, monk
     load_settings.cache_clear()
     sender = f"web:erase-{uuid.uuid4().hex[:8]}"
     service.record_consent(sender, ctx=context())
-    client.set(f"tracker:{sender}", "{}")
-    client.set("tracker:web:someone-else", "{}")
+    client.set(service.redis_tracker_key(sender), "{}")
+    client.set(service.redis_tracker_key("web:someone-else"), "{}")
     service.erase_personal_data(sender, ctx=context())
-    assert client.get(f"tracker:{sender}") is None
-    assert client.get("tracker:web:someone-else") is not None
-    client.delete("tracker:web:someone-else")
+    assert client.get(service.redis_tracker_key(sender)) is None
+    assert client.get(service.redis_tracker_key("web:someone-else")) is not None
+    client.delete(service.redis_tracker_key("web:someone-else"))

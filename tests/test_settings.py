@@ -51,3 +51,20 @@ def test_every_command_has_help():
         result = run_cli(*command, "--help")
         assert result.returncode == 0, command
         assert "Usage:" in result.stdout
+
+
+def test_a_rasa_token_starting_with_a_dash_still_reaches_rasa(tmp_path):
+    """argparse reads "-gM..." after --auth-token as an option; rasa then exits with code 2."""
+    import argparse
+
+    from bot.dialogue.rasa_runtime import rasa_server_command
+    from bot.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, rasa_token="-gM3x_token")
+    command = rasa_server_command(settings, tmp_path / "e.yml", tmp_path / "c.yml")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--auth-token")
+    known, _ = parser.parse_known_args(command[4:])
+    assert known.auth_token == "-gM3x_token"
+    generated = Settings(data_dir=tmp_path / "fresh").ensure_rasa_token()
+    assert generated and not generated.startswith("-")

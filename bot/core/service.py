@@ -63,7 +63,13 @@ def _db_url() -> str:
     return load_settings().effective_database_url
 
 
+REDIS_KEY_PREFIX = "nghedan"  # Rasa's Redis tracker keys: "<prefix>:tracker:<sender>"
 CONSENT_VERSION = "2026-12"  # bump when the privacy notice (domain.yml) changes
+
+
+def redis_tracker_key(sender_key: str) -> str:
+    """Where Rasa's RedisTrackerStore keeps a conversation (rasa/core/tracker_store.py)."""
+    return f"{REDIS_KEY_PREFIX}:tracker:{sender_key}"
 
 
 def has_consented(sender_key: str) -> bool:
@@ -97,7 +103,7 @@ def erase_personal_data(sender_key: str, ctx: CoreContext | None = None) -> Eras
         import redis
 
         client = redis.Redis.from_url(settings.redis_url)
-        client.delete(*[f"tracker:{sender}" for sender in erased.conversations])
+        client.delete(*[redis_tracker_key(sender) for sender in erased.conversations])
     return erased
 
 

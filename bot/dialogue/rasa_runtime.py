@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from bot.core.service import REDIS_KEY_PREFIX
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_NAME = "nghedan"
@@ -72,8 +73,8 @@ def endpoints_config(settings: Settings) -> dict:
                   "db": int((redis.path or "/0").lstrip("/") or 0)}
         if redis.password:
             common["password"] = redis.password
-        config["tracker_store"] = {"type": "redis", "key_prefix": "nghedan", **common}
-        config["lock_store"] = {"type": "redis", "key_prefix": "nghedan", **common}
+        config["tracker_store"] = {"type": "redis", "key_prefix": REDIS_KEY_PREFIX, **common}
+        config["lock_store"] = {"type": "redis", "key_prefix": REDIS_KEY_PREFIX, **common}
     else:
         config["tracker_store"] = {
             "type": "bot.rasa_ext.tracker_store.ProjectTrackerStore",
@@ -97,7 +98,8 @@ def rasa_server_command(settings: Settings, endpoints: Path, credentials: Path) 
     url = urlparse(settings.rasa_url)
     return [
         sys.executable, "-m", "rasa", "run", "--enable-api",
-        "--auth-token", settings.ensure_rasa_token(),
+        # one argument: a token may start with "-", which argparse would read as an option
+        f"--auth-token={settings.ensure_rasa_token()}",
         "--interface", url.hostname or "127.0.0.1", "--port", str(url.port or 5005),
         "--model", str(model_path(settings)),
         "--endpoints", str(endpoints), "--credentials", str(credentials),
