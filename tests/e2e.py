@@ -78,6 +78,7 @@ class Setup:
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
+        if (self.root / "run" / "pids.json").exists():
             for pid in self.pids().values():
                 _kill_group(pid)
 
@@ -88,10 +89,12 @@ def running_setup(root: Path, **env: str) -> Iterator[Setup]:
     telegram = FakeTelegram()
     telegram.start()
     running = Setup(root, telegram, **env)
-    running.start()
-    yield running
-    telegram.stop()
-    running.kill()
+    try:
+        running.start()
+        yield running
+    finally:  # a failed test must not leave the processes (and their locks) behind
+        running.kill()
+        telegram.stop()
 
 
 def _kill_group(pid: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.core import desk
 from bot.core.authz import Caller
 from bot.core.context import CoreContext
-from bot.dialogue.pipeline import INFO_ADDED_TEXT, UNSUPPORTED_TEXT
+from bot.dialogue.pipeline import INFO_ADDED_TEXT, INTRO_TEXT, UNSUPPORTED_TEXT
 from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
 from bot.store.models import Attachment, Citizen, Officer, OfficerRole, Ticket, TicketNote
@@ -67,6 +67,8 @@ def test_telegram_photo_report_with_pin_and_phone(setup):
     fake, chat = setup.telegram, 888001
     report = "Cống thoát nước ở đây bị tắc, nước tràn cả ra đường <b>gấp</b> & *nguy hiểm*"
     fake.user_sends_photo(chat, PHOTO, caption=report)
+    intro = fake.wait_for(lambda m: m["chat_id"] == chat)  # first contact: who we are
+    assert intro["text"] == INTRO_TEXT
     where = fake.wait_for(lambda m: m["chat_id"] == chat and "Thôn 3" in fake.button_titles(m))
     assert "vị trí" in where["text"]
     fake.user_sends_location(chat, 16.46372, 107.59086)

@@ -43,6 +43,9 @@ UNSUPPORTED_TEXT = ("Dạ, tôi chưa đọc được loại tin này. Ông/Bà 
 FILE_FAILED_TEXT = ("Dạ, tệp Ông/Bà gửi chưa nhận được (quá lớn, tối đa 20 MB, hoặc không phải "
                     "ảnh, video, tin nhắn thoại). Ông/Bà vui lòng gửi lại giúp ạ.")
 INFO_ADDED_TEXT = "Dạ, đã bổ sung vào đơn {code}. Cán bộ phụ trách sẽ xem và xử lý tiếp ạ."
+INTRO_TEXT = ("Dạ, xin chào Ông/Bà! Đây là Nghe Dân, kênh tiếp nhận phản ánh, kiến nghị của "
+              "UBND xã/phường. Nội dung Ông/Bà gửi chỉ dùng để giải quyết phản ánh; trước khi "
+              "gửi đơn, tôi sẽ xin Ông/Bà đồng ý.")
 LINKED_TEXT = ("Đã liên kết tài khoản này với cán bộ {name}. "
                "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây.")
 
@@ -154,8 +157,21 @@ class Pipeline:
             # After Rasa's turn, so the tracker it just saved is erased too.
             await asyncio.to_thread(service.erase_personal_data, key)
             log.info("personal_data_erased", inbox_id=inbox_id)
+        introduced = any("Nghe Dân" in (r.text or "") for r in replies)  # the greeting did
+        if not introduced and self._first_contact(inbox_id):
+            notices.insert(0, (INTRO_TEXT, []))
         return self._finish(inbox_id, [*notices, *((r.text, r.buttons) for r in replies
                                                    if r.text)])
+
+    def _first_contact(self, inbox_id: int) -> bool:
+        """Nothing came from this account before this message."""
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            earlier = session.scalar(select(InboxMessage.id).where(
+                InboxMessage.channel == row.channel,
+                InboxMessage.sender_external_id == row.sender_external_id,
+                InboxMessage.id < inbox_id).limit(1))
+            return earlier is None
 
     def _ticket_context(self, key: str, turn: Turn) -> str | None:
         """The ticket this message belongs to, rather than to the conversation: the one the
