@@ -59,7 +59,11 @@ class ValidateReportForm(FormValidationAction):
         classification = report_classification(tracker.latest_message, text)
         if classification.get("report_kind") == Kind.TO_CAO:
             dispatcher.utter_message(response="utter_to_cao_notice")
-        return {"report_text": text, **classification}
+        place = {}
+        tagged = next(tracker.get_latest_entity_values("location"), None)
+        if not (tracker.get_slot("location") or tagged) and (area := service.area_named_in(text)):
+            place = {"location": area}  # a configured thôn/tổ named but not tagged by the NLU
+        return {"report_text": text, **classification, **place}
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: dict) -> dict[str, Any]:

@@ -68,3 +68,11 @@ def test_ticket_gets_area_from_its_location_text(db_url):
         ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         assert session.get(Area, ticket.area_id).code == "thon-dong"
         assert ticket.events[0].data["area_id"] == ticket.area_id
+
+
+def test_a_configured_area_named_in_a_report_is_found_without_the_nlu(app_env):
+    from bot.core import service
+
+    assert service.area_named_in("Bãi rác tự phát ở thon 2 bốc mùi") == "Thôn 2"
+    assert service.area_named_in("cống ở tổ 1 bị tắc") == "Tổ dân phố 1"  # an alias
+    assert service.area_named_in("đường liên xã bị sụt lún") is None

@@ -15,6 +15,7 @@ from bot.core.context import CoreContext, context_from_settings
 from bot.core.desk import load_ticket
 from bot.core.erasure import Erased, erase_citizen
 from bot.core.notify import notify_not_satisfied
+from bot.core.routing import match_area
 from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
 from bot.core.templates import local
 from bot.core.tickets import (
@@ -165,6 +166,13 @@ def area_names(limit: int = 8) -> list[str]:
     with session_scope(_db_url()) as session:
         return list(session.scalars(select(Area.name).order_by(Area.unit_id, Area.id)
                                     .limit(limit)))
+
+
+def area_named_in(text: str) -> str | None:
+    """A configured area the text names (when the NLU found no place in it)."""
+    with session_scope(_db_url()) as session:
+        area = match_area(session, text)
+        return area.name if area is not None else None
 
 
 def ticket_waiting_for_information(session: Session, channel: str,
