@@ -94,9 +94,13 @@ def test_files_pins_and_shared_phones_reach_rasa_as_bot_written_intents(app_env)
 def test_unsupported_and_failed_files_are_answered_without_rasa(app_env):
     sticker = inbound(app_env, unsupported="sticker")
     too_big = inbound(app_env, media_failed=[{"type": "video", "reason": "too_large"}])
-    run(app_env, sticker, too_big)
+    captioned = inbound(app_env, "đơn của tôi đây ạ", unsupported="document")
+    run(app_env, sticker, too_big, captioned)
     assert replies(app_env, sticker) == [UNSUPPORTED_TEXT]
     assert replies(app_env, too_big) == [FILE_FAILED_TEXT]
+    assert seen(app_env, captioned) == "đơn của tôi đây ạ"  # the words still go to the dialogue
+    with session_scope(app_env) as session:
+        assert session.get(InboxMessage, captioned).status == "pending"  # Rasa is down here
     with session_scope(app_env) as session:
         assert session.get(InboxMessage, sticker).status == "done"
 

@@ -135,8 +135,10 @@ class Pipeline:
 
     async def _converse(self, inbox_id: int, key: str, turn: Turn) -> list[int]:
         text = turn.text
-        notices = [(FILE_FAILED_TEXT, [])] if turn.failed_files else []
-        if turn.unsupported or (not text and notices):
+        # A file we could not take is said once; words that came with it still go on.
+        notices = [(FILE_FAILED_TEXT, [])] if turn.failed_files or (
+            turn.unsupported and text) else []
+        if not text and (turn.unsupported or notices):
             return self._finish(inbox_id, notices or [(UNSUPPORTED_TEXT, [])])
         if not text:
             return self._finish(inbox_id, [(EMPTY_TEXT, [])])

@@ -49,7 +49,7 @@ def read_turn(session: Session, row: InboxMessage) -> Turn:
     text, steered = _rasa_text(session, row, typed, pin, files)
     return Turn(text=text, typed=typed, steered=steered, files=files,
                 failed_files=len(payload.get("media_failed") or []),
-                unsupported=payload.get("unsupported") if not typed and not files else None,
+                unsupported=payload.get("unsupported"),
                 reply_to=str(payload["reply_to"]) if payload.get("reply_to") else None)
 
 
