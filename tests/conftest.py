@@ -37,6 +37,23 @@ POSTGRES_OK = _postgres_reachable()
 if IN_CI and not POSTGRES_OK:
     raise RuntimeError(f"CI needs PostgreSQL at {POSTGRES_URL}")
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def reachable_redis():
+    """A client of the test Redis, or None when it is not running (under CI=true it must be)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        if IN_CI:
+            raise
+        return None
+    return client
+
+
 BACKENDS = [
     "sqlite",
     pytest.param("postgresql", marks=pytest.mark.skipif(

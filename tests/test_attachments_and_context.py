@@ -142,14 +142,20 @@ def test_a_cancelled_draft_drops_its_files_but_keeps_a_shared_copy(app_env):
         storage().get(key)
 
 
+def take_up(session, code: str, ctx) -> Caller:
+    """The unit head accepts the ticket, takes it and starts work; returns the head."""
+    head = Caller.officer(session.scalar(select(Officer.id).where(
+        Officer.username == "truongkt")))
+    desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+    desk.assign(session, head, code, ctx, officer_id=head.id)
+    desk.start_work(session, head, code, ctx)
+    return head
+
+
 def ask_for_information(url: str, code: str) -> None:
     ctx = context()
     with session_scope(url) as session:
-        head = Caller.officer(session.scalar(select(Officer.id).where(
-            Officer.username == "truongkt")))
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
-        desk.assign(session, head, code, ctx, officer_id=head.id)
-        desk.start_work(session, head, code, ctx)
+        head = take_up(session, code, ctx)
         desk.ask_for_information(session, head, code, ctx, "Ông/Bà gửi giúp ảnh chụp cống.")
 
 
@@ -201,11 +207,7 @@ def test_not_satisfied_escalates_when_so_configured(app_env):
     code = service.submit_report("web:c1", "Cống thôn 3 tắc", "Thôn 3", "inbox:1",
                                  category="ha_tang", ctx=ctx).code
     with session_scope(app_env) as session:
-        head = Caller.officer(session.scalar(select(Officer.id).where(
-            Officer.username == "truongkt")))
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
-        desk.assign(session, head, code, ctx, officer_id=head.id)
-        desk.start_work(session, head, code, ctx)
+        head = take_up(session, code, ctx)
         desk.resolve(session, head, code, ctx, "Đã nạo vét.")
         session.add(ChannelIdentity(channel="telegram", external_id="9001", officer_id=head.id))
         before = len(session.scalars(select(OutboxMessage)).all())

@@ -4,7 +4,6 @@ open tickets are withdrawn, each ticket records the erasure, and a second run ch
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import timedelta
 
@@ -26,12 +25,11 @@ from bot.store.models import (
     Ticket,
     TicketNote,
 )
-from tests.conftest import BACKENDS, IN_CI
+from tests.conftest import BACKENDS, REDIS_URL, reachable_redis
 from tests.helpers import NOW, context
 
 pytestmark = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 SENDER = "web:c1"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def test_erasure_removes_every_personal_trace_once(app_env):
@@ -97,21 +95,8 @@ def test_consent_is_recorded_once_per_notice_version(app_env):
         assert citizen.consent_at == NOW and citizen.consent_version == service.CONSENT_VERSION
 
 
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        if IN_CI:
-            raise
-        return None
-    return client
-
-
 def test_erasure_deletes_the_redis_tracker_in_the_production_setup(app_env, monkeypatch):
-    client = _redis()
+    client = reachable_redis()
     if client is None:
         pytest.xfail(f"Redis not reachable at {REDIS_URL}")
     monkeypatch.setenv("REDIS_URL", REDIS_URL)

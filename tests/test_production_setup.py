@@ -6,32 +6,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import select
 
 from bot.core.service import redis_tracker_key
 from bot.store.db import session_scope
 from bot.store.models import ChannelIdentity, Citizen, Ticket
-from tests.conftest import IN_CI
+from tests.conftest import REDIS_URL, reachable_redis
 from tests.e2e import CODE, press, running_setup, say, start_and_consent, text_of, to_summary
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def redis_client() -> redis.Redis | None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        if IN_CI:
-            raise
-        return None
-    return client
 
 
 @pytest.mark.parametrize("empty_db_url", ["postgresql"], indirect=True)
 def test_form_survives_a_restart_and_erasure_reaches_redis(empty_db_url, tmp_path):
-    client = redis_client()
+    client = reachable_redis()
     if client is None:
         pytest.skip(f"Redis not reachable at {REDIS_URL}")
     report = "Cột điện bị nghiêng sắp đổ, dây điện võng xuống rất thấp"

@@ -9,7 +9,7 @@ import hashlib
 import mimetypes
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.store.files import FileStorage
@@ -29,9 +29,14 @@ class AttachmentRefused(ValueError):
     """Not a kind of file we keep (or too big); the message is meant for the citizen."""
 
 
+def base_type(content_type: str) -> str:
+    """"image/jpeg; charset=x" -> "image/jpeg"."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
 def media_type_for(content_type: str) -> str | None:
     """photo | video | voice for a content type we accept, else None."""
-    base = (content_type or "").split(";")[0].strip().lower()
+    base = base_type(content_type)
     return next((kind for kind, types in MEDIA_TYPES.items() if base in types), None)
 
 
@@ -49,7 +54,7 @@ def stage_attachment(session: Session, storage: FileStorage, inbox_id: int, cont
         Attachment.inbox_id == inbox_id, Attachment.sha256 == digest))
     if existing is not None:
         return existing
-    base = content_type.split(";")[0].strip().lower()
+    base = base_type(content_type)
     stored = storage.put(data, mimetypes.guess_extension(base) or "")
     attachment = Attachment(inbox_id=inbox_id, media_type=media_type, content_type=base,
                             storage_key=stored.key, size_bytes=stored.size_bytes,
@@ -76,8 +81,8 @@ def staged(session: Session, channel: str, external_id: str, now: datetime,
 
 
 def count_for(session: Session, ticket: Ticket) -> int:
-    return len(list(session.scalars(select(Attachment.id).where(
-        Attachment.ticket_id == ticket.id))))
+    return session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.ticket_id == ticket.id)) or 0
 
 
 def assign(attachments: list[Attachment], ticket: Ticket) -> int:

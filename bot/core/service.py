@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.core import attachments
 from bot.core.authz import Caller, NotAllowed
 from bot.core.citizens import citizen_for, identity_for
+from bot.core.clock import system_clock
 from bot.core.context import CoreContext, context_from_settings
 from bot.core.desk import load_ticket
 from bot.core.erasure import Erased, erase_citizen
@@ -140,8 +141,7 @@ def draft_attachments(sender_key: str) -> int:
     """How many files this account sent for the report it is drafting."""
     channel, external_id = split_sender(sender_key)
     with session_scope(_db_url()) as session:
-        return len(attachments.staged(session, channel, external_id,
-                                      context_from_settings().clock()))
+        return len(attachments.staged(session, channel, external_id, system_clock()))
 
 
 def discard_draft_attachments(sender_key: str) -> int:
@@ -149,8 +149,7 @@ def discard_draft_attachments(sender_key: str) -> int:
     channel, external_id = split_sender(sender_key)
     settings = load_settings()
     with session_scope(settings.effective_database_url) as session:
-        files = attachments.staged(session, channel, external_id,
-                                   context_from_settings().clock())
+        files = attachments.staged(session, channel, external_id, system_clock())
         return attachments.discard(session, LocalFileStorage(settings.storage_dir), files)
 
 

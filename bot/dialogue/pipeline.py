@@ -160,25 +160,15 @@ class Pipeline:
             await asyncio.to_thread(service.erase_personal_data, key)
             log.info("personal_data_erased", inbox_id=inbox_id)
         introduced = any("Nghe Dân" in (r.text or "") for r in replies)  # the greeting did
-        if not introduced and self._first_contact(inbox_id):
+        if not introduced and turn.first_contact:
             notices.insert(0, (INTRO_TEXT, []))
         return self._finish(inbox_id, [*notices, *((r.text, r.buttons) for r in replies
                                                    if r.text)])
 
-    def _first_contact(self, inbox_id: int) -> bool:
-        """Nothing came from this account before this message."""
-        with session_scope(self.db_url) as session:
-            row = session.get(InboxMessage, inbox_id)
-            earlier = session.scalar(select(InboxMessage.id).where(
-                InboxMessage.channel == row.channel,
-                InboxMessage.sender_external_id == row.sender_external_id,
-                InboxMessage.id < inbox_id).limit(1))
-            return earlier is None
-
     def _ticket_context(self, key: str, turn: Turn) -> str | None:
         """The ticket this message belongs to, rather than to the conversation: the one the
         citizen replied to, else one waiting for information from them."""
-        channel, _, external_id = key.partition(":")
+        channel, external_id = service.split_sender(key)
         with session_scope(self.db_url) as session:
             replied = turn.reply_to and service.ticket_of_message(
                 session, channel, external_id, turn.reply_to)
@@ -205,7 +195,7 @@ class Pipeline:
         return ids
 
     def _link_officer(self, key: str, code: str) -> str:
-        channel, _, external_id = key.partition(":")
+        channel, external_id = service.split_sender(key)
         try:
             with session_scope(self.db_url) as session:
                 officer = redeem_invite(session, channel, external_id, code, self.clock())

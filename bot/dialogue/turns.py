@@ -17,6 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import attachments
@@ -37,6 +38,7 @@ class Turn:
     failed_files: int
     unsupported: str | None
     reply_to: str | None
+    first_contact: bool  # nothing came from this account before
 
 
 def read_turn(session: Session, row: InboxMessage) -> Turn:
@@ -50,7 +52,15 @@ def read_turn(session: Session, row: InboxMessage) -> Turn:
     return Turn(text=text, typed=typed, steered=steered, files=files,
                 failed_files=len(payload.get("media_failed") or []),
                 unsupported=payload.get("unsupported"),
-                reply_to=str(payload["reply_to"]) if payload.get("reply_to") else None)
+                reply_to=str(payload["reply_to"]) if payload.get("reply_to") else None,
+                first_contact=_first_contact(session, row))
+
+
+def _first_contact(session: Session, row: InboxMessage) -> bool:
+    return session.scalar(select(InboxMessage.id).where(
+        InboxMessage.channel == row.channel,
+        InboxMessage.sender_external_id == row.sender_external_id,
+        InboxMessage.id < row.id).limit(1)) is None
 
 
 def dialogue_text(session: Session, row: InboxMessage) -> str:

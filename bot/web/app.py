@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot.core.attachments import (
     MAX_ATTACHMENT_BYTES,
     AttachmentRefused,
+    base_type,
     media_type_for,
     stage_attachment,
 )
@@ -235,7 +236,7 @@ async def _read_upload(request: web.Request) -> tuple[UploadedFile, dict[str, st
 
 
 async def _read_file(part: BodyPartReader) -> UploadedFile:
-    content_type = (part.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    content_type = base_type(part.headers.get("Content-Type") or "")
     data, too_large = await _read_part(part, MAX_ATTACHMENT_BYTES)
     return UploadedFile(content_type, data, len(data), too_large)
 
