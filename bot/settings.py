@@ -55,6 +55,28 @@ class Settings(BaseSettings):
                                       description="'Chưa hài lòng': reopen, or reopen and "
                                       "tell the unit head and leaders.")
 
+    # The officers' desk
+    desk_session_hours: int = Field(12, ge=1, le=24 * 30,
+                                    description="A desk login lasts this long without use.")
+    login_max_failures: int = Field(5, ge=1, le=100,
+                                    description="Failed logins before the account waits.")
+    login_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    duplicate_similarity: float = Field(0.35, gt=0, le=1,
+                                        description="Text similarity of a likely duplicate.")
+    relay_hours: int = Field(72, ge=0, le=24 * 30, description="After an officer's message, "
+                             "the citizen's next messages go to that ticket this long.")
+    urgent_accept_hours: int = Field(4, ge=1, le=72,
+                                     description="Acceptance clock of an urgent report.")
+    vapid_private_key: str = Field("", description="Web Push key (base64url raw EC P-256 "
+                                   "private key); generated into DATA_DIR when empty.")
+    vapid_subject: str = Field("mailto:admin@localhost")
+    smtp_host: str = Field("", description="E-mail notices when set.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str = Field("")
+    smtp_password: str = Field("")
+    smtp_from: str = Field("nghedan@localhost")
+    smtp_starttls: bool = Field(True)
+
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_format: str = Field("json", pattern=r"^(json|console)$")
 
@@ -108,6 +130,21 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_token)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies get `Secure` when the public address is https."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def desk_base_url(self) -> str:
+        """Where links in notices point: the public address, else the local web server."""
+        return (self.public_url.rstrip("/") if self.public_url
+                else f"http://{self.web_host}:{self.web_port}")
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
 
     def ensure_rasa_token(self) -> str:
         """The Rasa API token: the configured one, else one kept in DATA_DIR across restarts."""

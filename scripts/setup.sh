@@ -20,6 +20,17 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/nghedan
   exit 0
 fi
 
+install_chromium() {  # the desk's browser tests drive Debian's chromium with Playwright
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian's chromium for the browser tests..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      chromium fonts-noto-core >/dev/null
+  else
+    echo "chromium not found: browser tests will skip (install Debian's chromium)." >&2
+  fi
+}
+
 quiet_pip() {  # this machine's pip config names local indexes that may be empty: drop that noise
   "$VENV/bin/pip" "$@" 2> >(grep -v "is ignored: it is neither" >&2)
 }
@@ -31,6 +42,7 @@ quiet_pip install --quiet --disable-pip-version-check \
 quiet_pip install --quiet --disable-pip-version-check \
   --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
 quiet_pip install --quiet --disable-pip-version-check --no-deps -e .
-"$VENV/bin/python" -c "import rasa, rasa_sdk, telegram, sqlalchemy, bot" 
+"$VENV/bin/python" -c "import rasa, rasa_sdk, telegram, sqlalchemy, bot"
+install_chromium
 echo "$want" > "$STAMP"
 echo "Environment ready: $VENV"

@@ -48,12 +48,12 @@ def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
 
     downgrade(empty_db_url, "-1")
     assert current_revision(empty_db_url) == revisions_newest_first()[1]
-    # 0004 made attachment files unique per message instead of across all messages
-    assert unique_constraints(empty_db_url, "attachments") == [["storage_key"]]
+    # 0005 added the officers' desk tables
+    assert "desk_sessions" not in tables(empty_db_url)
     assert "tickets" in tables(empty_db_url)
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == head_revision()
-    assert unique_constraints(empty_db_url, "attachments") == [["inbox_id", "sha256"]]
+    assert {"desk_sessions", "officer_notices", "login_throttles"} <= tables(empty_db_url)
 
 
 def test_every_step_goes_down_and_up_again(empty_db_url):

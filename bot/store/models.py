@@ -83,6 +83,8 @@ class Officer(Timestamped, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     preferred_channel: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    on_call: Mapped[bool] = mapped_column(Boolean, default=False)  # urgent reports, any hour
 
     unit: Mapped[OrgUnit] = relationship()
     roles: Mapped[list[OfficerRole]] = relationship(cascade="all, delete-orphan")
@@ -108,6 +110,9 @@ class Citizen(Timestamped, Base):
     consent_version: Mapped[str | None] = mapped_column(String(20))
     preferred_channel: Mapped[str | None] = mapped_column(String(20))
     erased_at: Mapped[datetime | None]
+    # Separate from the privacy consent: may their words train the NLU? None = not asked.
+    training_consent: Mapped[bool | None] = mapped_column(Boolean)
+    training_consent_at: Mapped[datetime | None]
 
     identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="citizen")
 
@@ -144,6 +149,7 @@ class Ticket(Timestamped, Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_unit", "status", "unit_id"),
+        Index("ix_tickets_received_at", "received_at"),
         CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,6 +178,21 @@ class Ticket(Timestamped, Base):
     is_complex: Mapped[bool] = mapped_column(Boolean, default=False)
     answer_text: Mapped[str | None] = mapped_column(Text)
     external_body: Mapped[str | None] = mapped_column(String(300))
+    # What the NLU predicted at filing (kept for triage corrections), and its confidence.
+    predicted_category: Mapped[str | None] = mapped_column(String(40))
+    predicted_kind: Mapped[str | None] = mapped_column(String(20))
+    nlu_confidence: Mapped[float | None] = mapped_column(Float)
+    # Danger to life or property now: tops every queue, short accept clock in hours.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The status a need_info question interrupted; the citizen's answer returns the ticket to it.
+    status_before_info: Mapped[str | None] = mapped_column(String(20))
+    # Linked by an officer as a duplicate of another ticket (never for khiếu nại or tố cáo).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # Until then the citizen's next messages go to this ticket (relay after an officer's message).
+    relay_until: Mapped[datetime | None]
+    # Code, words and place folded (lower case, no diacritics) for the desk's search; erasure
+    # clears it with the text.
+    search_text: Mapped[str | None] = mapped_column(Text)
 
     clocks: Mapped[list[TicketClock]] = relationship(cascade="all, delete-orphan")
     events: Mapped[list[TicketEvent]] = relationship(
@@ -181,7 +202,8 @@ class Ticket(Timestamped, Base):
 
 
 class TicketNote(Base):
-    """Texts around a ticket: what the citizen added, officers' internal notes."""
+    """Texts around a ticket: what the citizen added, officers' questions, replies, answers and
+    reasons (told to the citizen), and internal notes. Erasure clears them; events keep codes."""
 
     __tablename__ = "ticket_notes"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +212,8 @@ class TicketNote(Base):
     author_type: Mapped[str] = mapped_column(String(20))
     author_id: Mapped[int | None] = mapped_column(Integer)
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # citizen | note | question | reply | answer | reason | rating_comment
+    kind: Mapped[str] = mapped_column(String(20), default="citizen")
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -198,7 +222,8 @@ class TicketClock(Base):
     """One legal clock of a ticket (accept, resolve), with its unit and pauses."""
 
     __tablename__ = "ticket_clocks"
-    __table_args__ = (UniqueConstraint("ticket_id", "name"),)
+    __table_args__ = (UniqueConstraint("ticket_id", "name"),
+                      Index("ix_ticket_clocks_due", "stopped_at", "due_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(20))
@@ -211,6 +236,7 @@ class TicketClock(Base):
     stopped_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    extensions: Mapped[int] = mapped_column(Integer, default=0)  # tố cáo: at most 2 (art. 30)
 
 
 class TicketEvent(Base):
@@ -363,3 +389,8 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# The officers' desk (sessions, notices, templates, corrections...) lives in its own module;
+# importing it here puts its tables on the same metadata for Alembic and create_all.
+from bot.store import desk_models  # noqa: E402, F401
