@@ -1,6 +1,6 @@
 # The two commands of the README. Both set up .venv (idempotent) and train the Rasa model when
 # it is missing or stale.
-.PHONY: up test setup train lint
+.PHONY: up test setup train lint screenshots
 
 setup:
 	@bash scripts/setup.sh
@@ -16,3 +16,8 @@ test: train
 
 lint: setup
 	@.venv/bin/ruff check bot actions tests bench
+
+# The desk's screenshots (docs/screenshots/), taken by the browser tests' own Chromium.
+screenshots: setup
+	@SCREENSHOTS_DIR=docs/screenshots .venv/bin/python -m pytest -q \
+	  tests/test_desk_browser.py -k screenshots

@@ -17,7 +17,9 @@ from actions.common import (
     normalize_phone,
 )
 from bot.core import service
+from bot.core.corrections import reading_of
 from bot.core.taxonomy import KIND_LABELS, Category, Kind
+from bot.dialogue.training_consent import question_after_receipt
 
 MIN_REPORT_LENGTH = 10
 ASK_LOCATION = ("Dạ, sự việc xảy ra ở đâu ạ? Ông/Bà chọn thôn/tổ dân phố dưới đây, nhắn địa "
@@ -174,15 +176,30 @@ def file_report(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict
         latitude=_coordinate(tracker.get_slot("latitude")),
         longitude=_coordinate(tracker.get_slot("longitude")),
         phone=phone if given(phone) else None,
+        **reading_of(tracker.events, tracker.get_slot("report_text")),  # kept for corrections
     )
-    files = f"Đã nhận kèm {receipt.attachments} tệp.\n" if receipt.attachments else ""
-    dispatcher.utter_message(text=(
-        f"Dạ, đã tiếp nhận đơn của Ông/Bà. Mã đơn: {receipt.code}.\n"
-        f"Đơn vị tiếp nhận: {receipt.unit_name}. Tình trạng: {receipt.status_label}.\n"
-        f"Hạn tiếp nhận, thụ lý: {receipt.accept_due_local}.\n{files}"
-        "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này."
-    ))
+    dispatcher.utter_message(text=receipt_text(receipt))
+    if asked := question_after_receipt(tracker.sender_id, receipt.code):  # optional, after
+        dispatcher.utter_message(text=asked[0], buttons=asked[1])
     return [SlotSet(name, None) for name in DRAFT_SLOTS]
+
+
+URGENT_LINE = ("Đơn được đánh dấu KHẨN CẤP: lãnh đạo đơn vị và cán bộ trực đã được báo ngay "
+               "để xử lý.\n")
+EMERGENCY_LINE = ("Dạ, nếu có người đang gặp nguy hiểm, Ông/Bà vui lòng gọi ngay 113 (công an), "
+                  "114 (cứu hỏa), 115 (cấp cứu).\n")
+
+
+def receipt_text(receipt: service.Receipt) -> str:
+    """The code, unit and deadline; for an urgent report, that it was marked so and, when lives
+    may be at risk, the emergency numbers first."""
+    files = f"Đã nhận kèm {receipt.attachments} tệp.\n" if receipt.attachments else ""
+    emergency = EMERGENCY_LINE if receipt.life_at_risk else ""
+    urgent = URGENT_LINE if receipt.urgent else ""
+    return (f"{emergency}Dạ, đã tiếp nhận đơn của Ông/Bà. Mã đơn: {receipt.code}.\n{urgent}"
+            f"Đơn vị tiếp nhận: {receipt.unit_name}. Tình trạng: {receipt.status_label}.\n"
+            f"Hạn tiếp nhận, thụ lý: {receipt.accept_due_local}.\n{files}"
+            "Ông/Bà có thể tra cứu bất cứ lúc nào bằng mã này.")
 
 
 def _coordinate(value: Any) -> float | None:

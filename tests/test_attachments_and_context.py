@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -63,10 +64,10 @@ def replies(url: str, inbox_id: int) -> list[str]:
             OutboxMessage.in_reply_to == inbox_id).order_by(OutboxMessage.id))]
 
 
-def run(url: str, *inbox_ids: int) -> None:
+def run(url: str, *inbox_ids: int, at=NOW) -> None:
     async def go() -> None:
         rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
-        pipeline = Pipeline(url, rasa, clock=lambda: NOW)
+        pipeline = Pipeline(url, rasa, clock=lambda: at)
         for inbox_id in inbox_ids:
             await pipeline.process_inbound(inbox_id)
         await rasa.aclose()
@@ -169,12 +170,13 @@ def test_the_message_after_a_request_for_information_is_added_to_that_ticket(app
     with session_scope(app_env) as session:
         ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         assert ticket.status == "in_progress"
-        notes = session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id)).all()
+        notes = session.scalars(select(TicketNote).where(
+            TicketNote.ticket_id == ticket.id, TicketNote.kind == "citizen")).all()
         assert [n.text for n in notes] == ["Dạ, ảnh đây, cống ở đầu ngõ 4"]
         assert [a.ticket_id for a in attachments.of_inbox(session, answer)] == [ticket.id]
         assert len(session.scalars(select(Ticket)).all()) == 1
-    later = inbound(app_env, "đường thôn 2 cũng ngập")  # in_progress again: for the dialogue
-    run(app_env, later)
+    later = inbound(app_env, "đường thôn 2 cũng ngập")  # in_progress, relay over: dialogue
+    run(app_env, later, at=NOW + timedelta(hours=load_settings().relay_hours, minutes=1))
     with session_scope(app_env) as session:
         assert session.get(InboxMessage, later).status == "pending"  # waiting for Rasa
 

@@ -72,3 +72,67 @@ def test_stopped_and_paused_clocks_are_left_alone(db_url):
             for clock in ticket.clocks:
                 clock.stopped_at = NOW
         assert check_clocks(session, ctx) == {"reminded": 0, "escalated": 0}
+
+
+def test_a_reopened_tickets_new_period_is_reminded_again(db_url):
+    from bot.core import desk
+    from bot.core.authz import Caller
+
+    ctx = context()
+    code = make_ticket(db_url, category="ha_tang")
+    with session_scope(db_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        owner = session.get(Officer, ticket.officer_id)
+        link_chat = {"kinhte": "101", "kinhte2": "102"}[owner.username]
+        clerk = Caller.officer(owner.id)
+        desk.accept(session, clerk, code, ctx, kind="phan_anh", category="ha_tang")
+    link(db_url, owner.username, link_chat)
+
+    def reminders() -> list[str]:
+        return [m for m in messages_to(db_url, link_chat) if m.startswith("Nhắc việc")]
+
+    def run_at_share(share: float) -> dict:
+        with session_scope(db_url) as session:
+            clock = next(c for c in session.scalar(select(Ticket).where(
+                Ticket.code == code)).clocks if c.name == "resolve")
+            ctx.clock.now = clock.started_at + (clock.due_at - clock.started_at) * share
+            return check_clocks(session, ctx)
+
+    assert run_at_share(0.8) == {"reminded": 1, "escalated": 0}
+    with session_scope(db_url) as session:
+        desk.resolve(session, clerk, code, ctx, "Đã xử lý xong.")
+    ctx.clock.advance(days=2)
+    with session_scope(db_url) as session:
+        desk.reopen(session, clerk, code, ctx, "Người dân báo còn tắc")
+    assert run_at_share(0.8) == {"reminded": 1, "escalated": 0}
+    assert len(reminders()) == 2  # the second period's reminder is queued, not deduplicated
+    with session_scope(db_url) as session:
+        keys = session.scalars(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.like("clock:%"))).all()
+        assert len(set(keys)) == 2
+
+
+def test_an_extended_denunciation_deadline_is_reminded_and_escalated_again(db_url):
+    from bot.core import desk
+    from bot.core.authz import Caller
+
+    link(db_url, "chutich", "301")
+    ctx = context()
+    code = make_ticket(db_url, "Tố cáo cán bộ nhận tiền", category="can_bo", kind="to_cao")
+    with session_scope(db_url) as session:
+        handler = Caller.officer(session.scalar(
+            select(Officer.id).where(Officer.username == "chutich")))
+        desk.accept(session, handler, code, ctx, kind="to_cao", category="can_bo")
+    ctx.clock.advance(days=31)
+    with session_scope(db_url) as session:
+        assert check_clocks(session, ctx) == {"reminded": 0, "escalated": 1}
+        desk.extend_resolve_clock(session, handler, code, ctx, 30, "01/QĐ-UBND",
+                                  "Cần xác minh thêm")
+    ctx.clock.advance(days=20)  # 51 of 60 days
+    with session_scope(db_url) as session:
+        assert check_clocks(session, ctx) == {"reminded": 1, "escalated": 0}
+    ctx.clock.advance(days=10)
+    with session_scope(db_url) as session:
+        assert check_clocks(session, ctx) == {"reminded": 0, "escalated": 1}
+    overdue = [m for m in messages_to(db_url, "301") if m.startswith("Quá hạn")]
+    assert len(overdue) == 2  # one per period of the clock

@@ -59,12 +59,15 @@ def train(if_stale: Annotated[bool, typer.Option(
     from bot.dialogue import rasa_runtime
 
     loaded = settings()
+    exported = rasa_runtime.rebuild_corrections(loaded)  # first: erasures reach the model
+    if exported:
+        typer.echo(f"Kèm {exported} câu đã được cán bộ sửa phân loại (nghedan nlu corrections).")
     if if_stale and rasa_runtime.model_is_current(loaded):
         typer.echo("Mô hình Rasa đã cập nhật, không cần huấn luyện lại.")
         return
     typer.echo("Đang huấn luyện mô hình Rasa...")
     try:
-        rasa_runtime.train(loaded)
+        rasa_runtime.train(loaded, rebuild=False)
     except Exception as error:  # noqa: BLE001 - report any failure in one line
         fail(f"Huấn luyện thất bại: {error}")
     typer.echo(f"Đã lưu mô hình: {rasa_runtime.model_path(loaded)}")

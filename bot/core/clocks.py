@@ -4,7 +4,7 @@ they are due. Rules come from clocks.yml (or CLOCKS_FILE); days count on a WorkC
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +17,8 @@ from bot.core.workdays import WorkCalendar
 from bot.store.models import Area, Ticket, TicketClock
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("clocks.yml")
-WORKING_DAYS, CALENDAR_DAYS = "working_days", "calendar_days"
+WORKING_DAYS, CALENDAR_DAYS, HOURS = "working_days", "calendar_days", "hours"
+URGENT_SOURCE = "Báo cáo khẩn cấp: thụ lý trong {hours} giờ (URGENT_ACCEPT_HOURS)"
 REMIND_AT, ESCALATE_AT = 0.75, 1.0
 
 
@@ -49,7 +50,7 @@ def parse_rules(data: dict) -> ClockRules:
     for kind in Kind:
         rules = []
         for name, item in data[kind.value].items():
-            if item["unit"] not in (WORKING_DAYS, CALENDAR_DAYS):
+            if item["unit"] not in (WORKING_DAYS, CALENDAR_DAYS, HOURS):
                 raise ValueError(f"{kind}.{name}: unknown unit {item['unit']}")
             rules.append(ClockRule(
                 name=name, unit=item["unit"], days=int(item["days"]),
@@ -82,6 +83,9 @@ def clock_days(rule: ClockRule, ticket: Ticket, remote: bool, rules: ClockRules)
 
 def deadline(unit: str, start: datetime, days: int, calendar: WorkCalendar,
              tz: ZoneInfo) -> datetime:
+    """The due moment of a clock of `days` units (hours for unit "hours") from `start`."""
+    if unit == HOURS:
+        return start + timedelta(hours=days)
     if unit == WORKING_DAYS:
         return calendar.add_working_days(start, days, tz)
     return calendar.add_calendar_days(start, days, tz)
@@ -94,22 +98,34 @@ class ClockContext:
     tz: ZoneInfo
 
 
+def clock_terms(rule: ClockRule, ticket: Ticket, remote: bool, rules: ClockRules,
+                urgent_hours: int | None = None) -> tuple[str, int, str]:
+    """(unit, length, source) of a clock: an urgent ticket's acceptance clock is in hours."""
+    if rule.name == "accept" and urgent_hours:
+        return HOURS, urgent_hours, URGENT_SOURCE.format(hours=urgent_hours)
+    return rule.unit, clock_days(rule, ticket, remote, rules), rule.source
+
+
 def apply_status(session: Session, ticket: Ticket, new_status: Status, now: datetime,
-                 ctx: ClockContext, restart: bool = False) -> None:
+                 ctx: ClockContext, restart: bool = False,
+                 urgent_hours: int | None = None) -> None:
     """Start, pause, resume or stop the ticket's clocks for its new status. `restart` (a
-    reopened ticket) starts a clock again even if it ran before."""
+    reopened ticket) starts a clock again even if it ran before; `urgent_hours` (an urgent
+    ticket) makes the acceptance clock that many hours."""
     existing = {clock.name: clock for clock in ticket.clocks}
     area = session.get(Area, ticket.area_id) if ticket.area_id else None
     for rule in ctx.rules.for_kind(ticket.kind):
         clock = existing.get(rule.name)
         if new_status == rule.start and (clock is None or restart):
-            days = clock_days(rule, ticket, bool(area and area.is_remote), ctx.rules)
-            due = deadline(rule.unit, now, days, ctx.calendar, ctx.tz)
+            unit, days, source = clock_terms(rule, ticket, bool(area and area.is_remote),
+                                             ctx.rules, urgent_hours)
+            due = deadline(unit, now, days, ctx.calendar, ctx.tz)
             if clock is None:
                 clock = TicketClock(name=rule.name)
                 ticket.clocks.append(clock)
-            clock.unit, clock.length, clock.source = rule.unit, days, rule.source
+            clock.unit, clock.length, clock.source = unit, days, source
             clock.started_at, clock.due_at = now, due
+            clock.extensions = 0
             clock.paused_at = clock.stopped_at = clock.reminded_at = clock.escalated_at = None
             continue
         if clock is None or clock.stopped_at is not None:
@@ -121,6 +137,23 @@ def apply_status(session: Session, ticket: Ticket, new_status: Status, now: date
             clock.paused_at = clock.paused_at or now
         elif clock.paused_at is not None:
             _resume(clock, now, ctx)
+
+
+def recompute_terms(session: Session, ticket: Ticket, name: str, ctx: ClockContext,
+                    urgent_hours: int | None = None) -> TicketClock | None:
+    """Give a running clock the terms it would have had from its start (e.g. an urgent flag
+    cleared: the acceptance clock goes back from hours to the legal days)."""
+    clock = next((c for c in ticket.clocks if c.name == name and c.stopped_at is None), None)
+    rule = next((r for r in ctx.rules.for_kind(ticket.kind) if r.name == name), None)
+    if clock is None or rule is None:
+        return None
+    area = session.get(Area, ticket.area_id) if ticket.area_id else None
+    unit, days, source = clock_terms(rule, ticket, bool(area and area.is_remote), ctx.rules,
+                                     urgent_hours)
+    clock.unit, clock.length, clock.source = unit, days, source
+    clock.due_at = deadline(unit, clock.started_at, days, ctx.calendar, ctx.tz)
+    clock.reminded_at = clock.escalated_at = None
+    return clock
 
 
 def _resume(clock: TicketClock, now: datetime, ctx: ClockContext) -> None:

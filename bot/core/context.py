@@ -17,12 +17,16 @@ class CoreContext:
     clocks: ClockContext
     code_prefix: str = "KN"
     clock: Clock = field(default=system_clock)
+    relay_hours: int = 72  # after an officer's message, the citizen's messages go to the ticket
+    urgent_accept_hours: int = 4  # acceptance clock of an urgent report, in hours
 
     @classmethod
     def build(cls, tz: ZoneInfo, code_prefix: str = "KN", clock: Clock = system_clock,
-              rules_file=DEFAULT_RULES_FILE, calendar: WorkCalendar | None = None) -> CoreContext:
+              rules_file=DEFAULT_RULES_FILE, calendar: WorkCalendar | None = None,
+              relay_hours: int = 72, urgent_accept_hours: int = 4) -> CoreContext:
         clocks = ClockContext(load_rules(rules_file), calendar or WorkCalendar(), tz)
-        return cls(tz=tz, clocks=clocks, code_prefix=code_prefix, clock=clock)
+        return cls(tz=tz, clocks=clocks, code_prefix=code_prefix, clock=clock,
+                   relay_hours=relay_hours, urgent_accept_hours=urgent_accept_hours)
 
 
 def context_from_settings(clock: Clock = system_clock) -> CoreContext:
@@ -32,4 +36,6 @@ def context_from_settings(clock: Clock = system_clock) -> CoreContext:
     calendar = WorkCalendar(extra_days_off=frozenset(settings.extra_days_off),
                             extra_working_days=frozenset(settings.extra_working_days))
     return CoreContext.build(settings.tz, settings.ticket_code_prefix, clock,
-                             settings.clocks_file or DEFAULT_RULES_FILE, calendar)
+                             settings.clocks_file or DEFAULT_RULES_FILE, calendar,
+                             relay_hours=settings.relay_hours,
+                             urgent_accept_hours=settings.urgent_accept_hours)

@@ -1,11 +1,12 @@
 """/xoadulieu: a citizen erases their personal data everywhere it is kept.
 
 Tickets stay (the commune's records and statistics need the category, unit, dates and status)
-but lose every personal trace: the text, the place, the citizen's added notes and rating
-comment, attachments; open ones are withdrawn. The citizen record loses name, phone and
-consent; inbox and outbox keep their rows (delivery bookkeeping) without texts or buttons; the
-Rasa conversation tracker is deleted. Each ticket gets a `personal_data_erased` event.
-Running it twice changes nothing more."""
+but lose every personal trace: the text, the place, the search text, every note (the citizen's
+and the officers' questions, replies, answers, reasons, internal notes), the answer, the rating
+comment, attachments, the relay window; open ones are withdrawn. The citizen record loses
+name, phone and consent; inbox and outbox keep their rows (delivery bookkeeping) without texts
+or buttons; the Rasa conversation tracker is deleted. Each ticket gets a
+`personal_data_erased` event. Running it twice changes nothing more."""
 
 from __future__ import annotations
 
@@ -72,13 +73,15 @@ def _erase_ticket(session: Session, ticket: Ticket, actor: Actor, ctx: CoreConte
         return 0  # erased before
     if Status.WITHDRAWN in TRANSITIONS[Status(ticket.status)]:
         change_status(session, ticket, Status.WITHDRAWN, actor, ctx)
-    for note in session.scalars(select(TicketNote).where(
-            TicketNote.ticket_id == ticket.id, TicketNote.author_type == "citizen")):
+    # Every text around the ticket: the citizen's and the officers' (questions, replies, answers
+    # and reasons quote or answer the citizen's words); numbered documents are the office's.
+    for note in session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id)):
         note.text = ERASED_TEXT
     files_of.discard(session, storage, files)
     update_fields(session, ticket, actor, ctx, action="personal_data_erased",
                   data={"attachments": len(files)}, text=ERASED_TEXT, location_text=None,
-                  latitude=None, longitude=None, rating_comment=None)
+                  latitude=None, longitude=None, rating_comment=None, answer_text=None,
+                  search_text=None, relay_until=None)
     return len(files)
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.core import templates as t
 from bot.core.messaging import Outbound, queue_outbound
-from bot.core.taxonomy import CATEGORY_LABELS, Category, Role, Status
+from bot.core.notices import store_notice, ticket_buttons, ticket_link
+from bot.core.taxonomy import CATEGORY_LABELS, ActorType, Category, Role, Status
 from bot.store.models import (
     ChannelIdentity,
     Citizen,
@@ -20,11 +21,20 @@ from bot.store.models import (
     OrgUnit,
     Ticket,
     TicketEvent,
+    TicketNote,
 )
 
-OFFICER_NOTICES = {"created": t.OFFICER_NEW, "assigned": t.OFFICER_ASSIGNED,
-                   "reassigned": t.OFFICER_ASSIGNED, "information_added": t.OFFICER_INFO_ADDED,
-                   "reopened": t.OFFICER_REOPENED}
+# Event action -> (notice kind, headline). Every officer notice is stored on the desk
+# (bot.core.notices), with or without a linked chat.
+OFFICER_NOTICES = {"created": ("new", t.OFFICER_NEW), "assigned": ("assigned", t.OFFICER_ASSIGNED),
+                   "reassigned": ("assigned", t.OFFICER_ASSIGNED),
+                   "transferred_unit": ("assigned", t.OFFICER_TRANSFERRED),
+                   "information_added": ("citizen_answered", t.OFFICER_INFO_ADDED),
+                   "reopened": ("reopened", t.OFFICER_REOPENED)}
+# Status messages the reporters of tickets linked to this one (duplicates) receive too; not a
+# question (asked of the master's reporter) nor a withdrawal (the master's reporter's own).
+LINKED_STATUSES = frozenset({Status.ACCEPTED, Status.ASSIGNED, Status.IN_PROGRESS,
+                             Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.TRANSFERRED})
 
 
 def citizen_address(session: Session, ticket: Ticket) -> ChannelIdentity | None:
@@ -35,18 +45,11 @@ def citizen_address(session: Session, ticket: Ticket) -> ChannelIdentity | None:
     return identities[0] if identities else None
 
 
-def officer_address(session: Session, officer: Officer) -> ChannelIdentity | None:
-    identities = list(session.scalars(
-        select(ChannelIdentity).where(ChannelIdentity.officer_id == officer.id)))
-    identities.sort(key=lambda i: (i.channel != officer.preferred_channel, i.id))
-    return identities[0] if identities else None
-
-
 def _queue(session: Session, address: ChannelIdentity | None, text: str, key: str,
            ticket: Ticket, now: datetime, buttons: list[dict[str, str]] | None = None,
            **person: int | None) -> None:
     if address is None:
-        return  # no linked channel: they see it on the web desk
+        return  # an erased citizen, or no account to reach
     queue_outbound(session, Outbound(address.channel, address.external_id, text,
                                      buttons=buttons or [], ticket_id=ticket.id, **person),
                    key, now)
@@ -57,10 +60,23 @@ def _values(session: Session, ticket: Ticket, event: TicketEvent, tz: ZoneInfo) 
     running = [c for c in ticket.clocks if c.stopped_at is None]
     due = t.local(min(c.due_at for c in running), tz) if running else "—"
     data = event.data or {}
+    # Officers' texts live in ticket_notes; the event names the note (internal ones never go out).
+    note = session.get(TicketNote, data["note_id"]) if data.get("note_id") else None
+    said = note.text if note is not None and not note.internal else ""
     return {"code": ticket.code, "unit": unit.name if unit else "bộ phận tiếp nhận", "due": due,
-            "category": CATEGORY_LABELS[Category(ticket.category)],
-            "question": data.get("question", ""), "answer": ticket.answer_text or "",
-            "reason": data.get("reason", ""), "body": ticket.external_body or ""}
+            "category": CATEGORY_LABELS[Category(ticket.category)], "place": _place(ticket),
+            "question": said or data.get("question", ""),
+            "answer": said or ticket.answer_text or "",
+            "reason": said or data.get("reason", ""), "body": ticket.external_body or "",
+            "text": said}
+
+
+def _place(ticket: Ticket) -> str:
+    """Where, for an officer's notice (a tố cáo's place stays on the desk page)."""
+    if ticket.confidential:
+        return t.CONFIDENTIAL_PLACE
+    place = (ticket.location_text or "").strip()
+    return place[:120] if place else t.NO_PLACE
 
 
 def notify_event(session: Session, ticket: Ticket, event: TicketEvent, now: datetime,
@@ -74,11 +90,95 @@ def notify_event(session: Session, ticket: Ticket, event: TicketEvent, now: date
                    else None)
         _queue(session, citizen_address(session, ticket), text, f"event:{event.id}:citizen",
                ticket, now, buttons=buttons, citizen_id=ticket.citizen_id)
-    notice = OFFICER_NOTICES.get(event.action)
+        if event.to_status in LINKED_STATUSES or event.action == "reopened":
+            _tell_linked(session, ticket, event, text, values, now)
+    elif event.action == "replied" and values["text"]:  # an officer's message, no status change
+        _queue(session, citizen_address(session, ticket), t.OFFICER_REPLY.format(**values),
+               f"event:{event.id}:citizen", ticket, now, citizen_id=ticket.citizen_id)
+    elif event.action == "linked_duplicate" and ticket.duplicate_of_id:
+        master = session.get(Ticket, ticket.duplicate_of_id)
+        _queue(session, citizen_address(session, ticket),
+               t.LINKED_TO_MASTER.format(code=ticket.code, master=master.code),
+               f"event:{event.id}:citizen", ticket, now, citizen_id=ticket.citizen_id)
+    _notify_officers(session, ticket, event, values, now)
+
+
+def _tell_linked(session: Session, master: Ticket, event: TicketEvent, text: str,
+                 values: dict, now: datetime) -> None:
+    """The master's status message to each reporter of a ticket linked to it, about their own
+    code (no rating buttons: they rate nothing of their own)."""
+    for linked in session.scalars(select(Ticket).where(Ticket.duplicate_of_id == master.id)
+                                  .order_by(Ticket.id)):
+        if event.to_status == Status.RESOLVED:
+            said = t.LINKED_RESOLVED.format(code=linked.code, master=master.code,
+                                            answer=values["answer"])
+        else:
+            said = text.replace(master.code, linked.code)
+        _queue(session, citizen_address(session, linked), said,
+               f"event:{event.id}:citizen:{linked.id}", linked, now, citizen_id=linked.citizen_id)
+
+
+def _notify_officers(session: Session, ticket: Ticket, event: TicketEvent, values: dict,
+                     now: datetime) -> None:
+    if event.action not in OFFICER_NOTICES:
+        return
+    kind, headline = OFFICER_NOTICES[event.action]
+    if event.action in ("assigned", "reassigned"):
+        people = [session.get(Officer, ticket.officer_id)] if ticket.officer_id else []
+    else:
+        people = handlers(session, ticket)
+    if event.action == "created" and ticket.urgent:
+        kind, headline = "urgent", t.OFFICER_URGENT
+        people = [*people, *urgent_recipients(session, ticket)]
+    if event.action == "reopened" and (event.data or {}).get("by") == "citizen":
+        headline = t.OFFICER_REOPENED_BY_CITIZEN
+    by_officer = event.actor_id if event.actor_type == ActorType.OFFICER else None
+    tell_officers(session, ticket, people, kind, headline.format(**values), values,
+                  f"event:{event.id}:officer", now, skip=by_officer)
+
+
+def handlers(session: Session, ticket: Ticket) -> list[Officer]:
+    """Who works on the ticket now: its officer, or, when it has none, every active officer of
+    its unit (the triage desk included)."""
     officer = session.get(Officer, ticket.officer_id) if ticket.officer_id else None
-    if notice and officer is not None:
-        _queue(session, officer_address(session, officer), notice.format(**values),
-               f"event:{event.id}:officer:{officer.id}", ticket, now, officer_id=officer.id)
+    if officer is not None and officer.active:
+        return [officer]
+    if ticket.unit_id is None:
+        return []
+    return list(session.scalars(select(Officer).where(
+        Officer.unit_id == ticket.unit_id, Officer.active).order_by(Officer.id)))
+
+
+def urgent_recipients(session: Session, ticket: Ticket) -> list[Officer]:
+    """At once, day or night: the unit head(s) and the on-call officers of the ticket's unit."""
+    if ticket.unit_id is None:
+        return []
+    heads = select(Officer.id).join(OfficerRole).where(OfficerRole.role == Role.UNIT_HEAD)
+    return list(session.scalars(select(Officer).where(
+        Officer.unit_id == ticket.unit_id, Officer.active,
+        Officer.on_call | Officer.id.in_(heads)).order_by(Officer.id)))
+
+
+def tell_officers(session: Session, ticket: Ticket, people: list[Officer], kind: str,
+                  headline: str, values: dict, key: str, now: datetime,
+                  skip: int | None = None) -> None:
+    """One stored notice per officer (dedupe key `<key>:<officer id>`), with the ticket's
+    category, place, deadline and desk link, and its chat quick actions. A tố cáo reaches only
+    those allowed to see it; the officer who acted is not told of their own step."""
+    from bot.core.authz import officer_can_handle  # authz imports tickets, which imports us
+
+    link = ticket_link(ticket.code)
+    details = t.NOTICE_DETAILS.format(
+        category=values.get("category") or CATEGORY_LABELS[Category(ticket.category)],
+        place=values.get("place") or _place(ticket), due=values.get("due") or "—", link=link)
+    told: set[int] = set()
+    for person in people:
+        if (person is None or person.id in told or person.id == skip or not person.active
+                or (ticket.confidential and not officer_can_handle(session, person, ticket))):
+            continue
+        told.add(person.id)
+        store_notice(session, person, ticket, kind, f"{headline}\n{details}",
+                     f"{key}:{person.id}", now, link, ticket_buttons(ticket.code))
 
 
 def escalation_recipients(session: Session, ticket: Ticket) -> list[Officer]:
@@ -95,19 +195,18 @@ def escalation_recipients(session: Session, ticket: Ticket) -> list[Officer]:
 
 
 def notify_clock(session: Session, ticket: Ticket, clock_name: str, due: datetime,
-                 level: str, now: datetime, tz: ZoneInfo) -> None:
-    """A reminder (75%) to the officer, or an escalation (100%) to heads and leaders."""
+                 level: str, now: datetime, tz: ZoneInfo, period: str = "") -> None:
+    """A reminder (75%) to the officer, or an escalation (100%) to heads and leaders. `period`
+    names the clock's period (a reopened ticket's new period is reminded again)."""
     officer = session.get(Officer, ticket.officer_id) if ticket.officer_id else None
     values = {"code": ticket.code, "clock": t.CLOCK_NAMES.get(clock_name, clock_name),
               "due": t.local(due, tz), "officer": officer.full_name if officer else "chưa giao"}
     if level == "reminder":
-        targets, text = ([officer] if officer else []), t.OFFICER_REMINDER.format(**values)
+        kind, targets, text = "reminder", handlers(session, ticket), t.OFFICER_REMINDER
     else:
-        targets, text = escalation_recipients(session, ticket), t.ESCALATION.format(**values)
-    for person in targets:
-        _queue(session, officer_address(session, person), text,
-               f"clock:{ticket.id}:{clock_name}:{level}:{person.id}", ticket, now,
-               officer_id=person.id)
+        kind, targets, text = "escalated", escalation_recipients(session, ticket), t.ESCALATION
+    tell_officers(session, ticket, targets, kind, text.format(**values), values,
+                  f"clock:{ticket.id}:{clock_name}:{period}:{level}", now)
 
 
 def notify_not_satisfied(session: Session, ticket: Ticket, event_id: int, now: datetime) -> None:
@@ -115,7 +214,5 @@ def notify_not_satisfied(session: Session, ticket: Ticket, event_id: int, now: d
     officer = session.get(Officer, ticket.officer_id) if ticket.officer_id else None
     text = t.NOT_SATISFIED_ESCALATION.format(
         code=ticket.code, officer=officer.full_name if officer else "chưa giao")
-    for person in escalation_recipients(session, ticket):
-        _queue(session, officer_address(session, person), text,
-               f"event:{event_id}:not_satisfied:{person.id}", ticket,
-               now, officer_id=person.id)
+    tell_officers(session, ticket, escalation_recipients(session, ticket), "escalated", text,
+                  {}, f"event:{event_id}:not_satisfied", now)

@@ -16,7 +16,11 @@ from bot.core.taxonomy import Role
 from bot.store.models import ChannelIdentity, Officer, OfficerInvite, OfficerRole, OrgUnit
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-INVITE_PATTERN = re.compile(r"^(?:/moi\s+)?([A-Z2-9]{4})-?([A-Z2-9]{4})$", re.IGNORECASE)
+# Only in their own format: "ABCD-EFGH" (with the dash), or after /moi ("/moi ABCDEFGH"); an
+# 8-letter word ("thankyou") is the citizen's, not an invite.
+INVITE_PATTERN = re.compile(
+    r"^(?:/moi(?:@\w+)?\s+([A-Z2-9]{4})-?([A-Z2-9]{4})|([A-Z2-9]{4})-([A-Z2-9]{4}))$",
+    re.IGNORECASE)
 INVITE_TTL = timedelta(days=3)
 
 
@@ -53,7 +57,9 @@ def create_invite(session: Session, officer: Officer, now: datetime) -> str:
 
 def looks_like_invite(text: str | None) -> str | None:
     match = INVITE_PATTERN.match((text or "").strip())
-    return f"{match[1]}{match[2]}".upper() if match else None
+    if match is None:
+        return None
+    return "".join(part for part in match.groups() if part).upper()
 
 
 def redeem_invite(session: Session, channel: str, external_id: str, code: str,

@@ -4,11 +4,12 @@ each function opens its own session and names the citizen by channel sender key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import attachments
+from bot.core import attachments, corrections
 from bot.core.authz import Caller, NotAllowed
 from bot.core.citizens import citizen_for, identity_for
 from bot.core.clock import system_clock
@@ -17,7 +18,7 @@ from bot.core.desk import load_ticket
 from bot.core.erasure import Erased, erase_citizen
 from bot.core.notify import notify_not_satisfied
 from bot.core.routing import match_area
-from bot.core.taxonomy import STATUS_LABELS, Category, Kind, Status
+from bot.core.taxonomy import FINAL_STATUSES, STATUS_LABELS, Category, Kind, Status
 from bot.core.templates import local
 from bot.core.tickets import (
     TicketDraft,
@@ -26,7 +27,9 @@ from bot.core.tickets import (
     create_ticket,
     record_event,
     require_transition,
+    return_from_need_info,
 )
+from bot.core.urgent import detect as detect_urgency
 from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
@@ -40,6 +43,8 @@ class Receipt:
     status_label: str
     accept_due_local: str
     attachments: int = 0
+    urgent: bool = False  # danger now: the unit head and on-call officers were told at once
+    life_at_risk: bool = False  # the citizen is given the emergency numbers
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ def erase_personal_data(sender_key: str, ctx: CoreContext | None = None) -> Eras
 
         client = redis.Redis.from_url(settings.redis_url)
         client.delete(*[redis_tracker_key(sender) for sender in erased.conversations])
+    if erased.tickets and corrections.export_path(settings).exists():
+        corrections.rebuild_export(settings)  # their words leave the NLU export now
     return erased
 
 
@@ -113,17 +120,25 @@ def submit_report(sender_key: str, text: str, location: str | None, idempotency_
                   category: str = Category.KHAC, kind: str = Kind.PHAN_ANH,
                   needs_triage: bool = False, ctx: CoreContext | None = None,
                   latitude: float | None = None, longitude: float | None = None,
-                  phone: str | None = None) -> Receipt:
+                  phone: str | None = None, predicted_category: str | None = None,
+                  predicted_kind: str | None = None,
+                  nlu_confidence: float | None = None, urgent: bool = False) -> Receipt:
     """File a report from a conversation with the files sent while drafting it; the same
     idempotency key returns the same ticket. `kind` is what the citizen intends (or what the
-    NLU read); the officer fixes the legal kind on acceptance."""
+    NLU read); the officer fixes the legal kind on acceptance. `predicted_*` and
+    `nlu_confidence`: what the NLU read from the report message (None when it read nothing),
+    kept so an acceptance that fixes them records an NLU correction. `urgent`: the NLU read
+    danger now; the rules on the words (bot.core.urgent) may flag it too."""
     ctx = ctx or context_from_settings()
+    danger = detect_urgency(text)
     with session_scope(_db_url()) as session:
         caller = _caller(session, sender_key, ctx)
         draft = TicketDraft(text=text, channel=caller.channel, citizen_id=caller.id,
                             category=category, kind=kind, kind_intended=kind,
                             location_text=location, latitude=latitude, longitude=longitude,
-                            needs_triage=needs_triage, idempotency_key=idempotency_key)
+                            needs_triage=needs_triage, idempotency_key=idempotency_key,
+                            predicted_category=predicted_category, predicted_kind=predicted_kind,
+                            nlu_confidence=nlu_confidence, urgent=urgent or danger.urgent)
         ticket = create_ticket(session, draft, caller.actor, ctx)
         channel, external_id = split_sender(sender_key)
         attachments.assign(attachments.staged(session, channel, external_id, ctx.clock()), ticket)
@@ -134,7 +149,8 @@ def submit_report(sender_key: str, text: str, location: str | None, idempotency_
         return Receipt(ticket.code, unit.name if unit else "bộ phận tiếp nhận",
                        STATUS_LABELS[Status(ticket.status)],
                        local(accept.due_at, ctx.tz) if accept else "",
-                       attachments.count_for(session, ticket))
+                       attachments.count_for(session, ticket), urgent=bool(ticket.urgent),
+                       life_at_risk=bool(ticket.urgent) and danger.life_at_risk)
 
 
 def draft_attachments(sender_key: str) -> int:
@@ -183,6 +199,19 @@ def ticket_waiting_for_information(session: Session, channel: str,
     return session.scalar(select(Ticket.code).where(
         Ticket.citizen_id == identity.citizen_id, Ticket.status == Status.NEED_INFO)
         .order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(1))
+
+
+def ticket_in_relay(session: Session, channel: str, external_id: str,
+                    now: datetime) -> str | None:
+    """The account's ticket an officer wrote about lately (relay_until still ahead) and not
+    finished: the citizen's next messages belong to it."""
+    identity = identity_for(session, channel, external_id)
+    if identity is None or identity.citizen_id is None:
+        return None
+    return session.scalar(select(Ticket.code).where(
+        Ticket.citizen_id == identity.citizen_id, Ticket.relay_until > now,
+        Ticket.status.not_in([s.value for s in FINAL_STATUSES]))
+        .order_by(Ticket.relay_until.desc(), Ticket.id.desc()).limit(1))
 
 
 def ticket_of_message(session: Session, channel: str, external_id: str,
@@ -240,9 +269,9 @@ def add_information(sender_key: str, code: str, text: str, idempotency_key: str,
         session.add(TicketNote(ticket_id=ticket.id, idempotency_key=idempotency_key,
                                author_type=caller.type, author_id=caller.id,
                                text=text or f"(gửi kèm {files} tệp)", created_at=ctx.clock()))
-        if ticket.status == Status.NEED_INFO:
-            change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx,
-                          action="information_added", data={"attachments": files})
+        if ticket.status == Status.NEED_INFO:  # back to the status the question interrupted
+            return_from_need_info(session, ticket, caller.actor, ctx,
+                                  data={"attachments": files})
         else:
             announce(session, ticket,
                      record_event(session, ticket, caller.actor, "information_added", ctx.clock(),
@@ -295,6 +324,7 @@ def reopen_not_satisfied(sender_key: str, code: str, reason: str,
         ticket = load_ticket(session, caller, code)
         if ticket.status not in (Status.RESOLVED, Status.CLOSED):
             raise NotAllowed("Dạ, đơn này chưa có kết quả nên chưa thể mở lại.")
+        ticket.relay_until = None  # the reason is asked in the conversation, not relayed
         event = change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx,
                               action="reopened", data={"by": "citizen", "escalated": escalate})
         if escalate:

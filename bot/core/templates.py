@@ -27,6 +27,7 @@ CITIZEN_STATUS = {
     Status.WITHDRAWN: "Dạ, đơn {code} đã được rút theo đề nghị của Ông/Bà.",
 }
 REOPENED = "Dạ, đơn {code} đã được mở lại để xử lý tiếp."
+OFFICER_REPLY = "Dạ, {unit} gửi Ông/Bà về đơn {code}:\n{text}"
 # Buttons under the answer. Payloads are the core's own ("rate:CODE:N"); the dialogue layer
 # turns them into what its engine understands.
 NOT_SATISFIED = "Chưa hài lòng"
@@ -36,14 +37,26 @@ def rating_buttons(code: str) -> list[dict[str, str]]:
     stars = [{"title": f"{n} ★", "payload": f"rate:{code}:{n}"} for n in range(1, 6)]
     return [*stars, {"title": NOT_SATISFIED, "payload": f"not_satisfied:{code}"}]
 
-OFFICER_NEW = "Đơn mới {code} ({category}) cần tiếp nhận. Hạn thụ lý: {due}."
-OFFICER_ASSIGNED = "Anh/chị được giao xử lý đơn {code} ({category}). Hạn: {due}."
+# Notices to officers: a headline, then NOTICE_DETAILS (category, place, deadline, link).
+OFFICER_NEW = "Đơn mới {code} cần tiếp nhận."
+OFFICER_URGENT = "KHẨN CẤP: đơn mới {code} báo nguy hiểm, anh/chị vui lòng xử lý ngay."
+OFFICER_ASSIGNED = "Anh/chị được giao xử lý đơn {code}."
+OFFICER_TRANSFERRED = "Đơn {code} được chuyển tới {unit}, anh/chị vui lòng tiếp nhận."
 OFFICER_INFO_ADDED = "Người dân đã bổ sung thông tin cho đơn {code}."
-OFFICER_REOPENED = "Đơn {code} được mở lại (người dân chưa hài lòng)."
-OFFICER_REMINDER = "Nhắc việc: đơn {code} đã dùng 75% thời hạn {clock}; hạn {due}."
+OFFICER_REOPENED = "Đơn {code} được mở lại."
+OFFICER_REOPENED_BY_CITIZEN = "Đơn {code} được mở lại (người dân chưa hài lòng)."
+OFFICER_REMINDER = "Nhắc việc: đơn {code} đã dùng 75% thời hạn {clock}."
 NOT_SATISFIED_ESCALATION = ("Người dân chưa hài lòng với kết quả đơn {code}; đơn đã mở lại. "
                             "Người xử lý: {officer}.")
-ESCALATION = "Quá hạn: đơn {code} đã quá hạn {clock} ({due}). Người xử lý: {officer}."
+ESCALATION = "Quá hạn: đơn {code} đã quá hạn {clock}. Người xử lý: {officer}."
+NOTICE_DETAILS = "Lĩnh vực: {category}. Địa điểm: {place}. Hạn: {due}.\nXem đơn: {link}"
+CONFIDENTIAL_PLACE = "(đơn bảo mật, xem trên trang)"
+NO_PLACE = "chưa rõ"
+# To the reporter of a ticket linked as a duplicate of another one (the master).
+LINKED_TO_MASTER = ("Dạ, đơn {code} của Ông/Bà phản ánh cùng sự việc với đơn {master} nên được "
+                    "giải quyết chung. Ông/Bà sẽ nhận thông báo kết quả tại đây.")
+LINKED_RESOLVED = ("Dạ, đơn {code} (giải quyết chung với đơn {master}) đã có kết quả trả "
+                   "lời:\n{answer}")
 CLOCK_NAMES = {"accept": "thụ lý", "resolve": "giải quyết"}
 
 

@@ -16,6 +16,7 @@ from bot.core.context import CoreContext
 from bot.core.notify import notify_event
 from bot.core.routing import least_loaded_officer, match_area, route
 from bot.core.taxonomy import ActorType, Category, Kind, Status
+from bot.core.text import fold
 from bot.store.models import Ticket, TicketEvent
 
 S = Status
@@ -25,7 +26,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
                            S.WITHDRAWN}),
     S.ASSIGNED: frozenset({S.IN_PROGRESS, S.NEED_INFO, S.RESOLVED, S.TRANSFERRED, S.WITHDRAWN}),
     S.IN_PROGRESS: frozenset({S.NEED_INFO, S.RESOLVED, S.TRANSFERRED, S.WITHDRAWN}),
-    S.NEED_INFO: frozenset({S.IN_PROGRESS, S.REJECTED, S.WITHDRAWN}),
+    # Out of need_info: back to the status the question interrupted (_may_leave_need_info).
+    S.NEED_INFO: frozenset({S.RECEIVED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.REJECTED,
+                            S.WITHDRAWN}),
     S.RESOLVED: frozenset({S.CLOSED, S.IN_PROGRESS}),
     S.CLOSED: frozenset({S.IN_PROGRESS}),
     S.REJECTED: frozenset(),
@@ -59,6 +62,17 @@ class TicketDraft:
     area_id: int | None = None
     needs_triage: bool = False
     idempotency_key: str | None = None
+    # Danger now (decided before filing): the acceptance clock is ctx.urgent_accept_hours hours.
+    urgent: bool = False
+    # What the NLU read (kept for triage corrections); None when it was not asked.
+    predicted_category: str | None = None
+    predicted_kind: str | None = None
+    nlu_confidence: float | None = None
+
+
+def search_fold(ticket: Ticket) -> str:
+    """What the desk's search matches: code, words and place, folded (no case, no marks)."""
+    return fold(" ".join(filter(None, (ticket.code, ticket.text, ticket.location_text))))
 
 
 def record_event(
@@ -105,33 +119,67 @@ def create_ticket(session: Session, draft: TicketDraft, actor: Actor,
         latitude=draft.latitude, longitude=draft.longitude, area_id=area_id,
         status=Status.RECEIVED, unit_id=target.unit_id, officer_id=officer_id,
         confidential=kind == Kind.TO_CAO, received_at=now, created_at=now, updated_at=now,
+        urgent=draft.urgent, predicted_category=draft.predicted_category,
+        predicted_kind=draft.predicted_kind, nlu_confidence=draft.nlu_confidence,
     )
+    ticket.search_text = search_fold(ticket)
     session.add(ticket)
-    apply_status(session, ticket, Status.RECEIVED, now, ctx.clocks)
+    apply_status(session, ticket, Status.RECEIVED, now, ctx.clocks,
+                 urgent_hours=ctx.urgent_accept_hours if ticket.urgent else None)
     event = record_event(session, ticket, actor, "created", now, to_status=Status.RECEIVED,
                          data={"category": category.value, "kind": kind.value,
-                               "route_rule": target.rule_id, "area_id": area_id})
+                               "route_rule": target.rule_id, "area_id": area_id,
+                               "urgent": bool(ticket.urgent)})
     announce(session, ticket, event, ctx)
     return ticket
 
 
-def require_transition(ticket: Ticket, to_status: Status) -> None:
-    """Check before touching anything, so a refused step leaves the ticket as it was."""
+def require_transition(ticket: Ticket, to_status: Status, returning: bool = False) -> None:
+    """Check before touching anything, so a refused step leaves the ticket as it was.
+    `returning`: the citizen's answer takes a need_info ticket back where it was."""
     current = Status(ticket.status)
-    if to_status not in TRANSITIONS[current]:
+    if to_status not in TRANSITIONS[current] or (
+            current == S.NEED_INFO and not _may_leave_need_info(ticket, to_status, returning)):
         raise IllegalTransition(f"{ticket.code}: {current} -> {to_status} is not allowed")
+
+
+# Leaving need_info: the citizen's answer goes back to the status the question interrupted;
+# an officer may accept a ticket asked before acceptance (its accept clock ran on), or start
+# work on one asked after it, never take it back before thụ lý or accept it twice.
+def _may_leave_need_info(ticket: Ticket, to_status: Status, returning: bool) -> bool:
+    before = Status(ticket.status_before_info or S.IN_PROGRESS)
+    if returning:
+        return to_status == before
+    if to_status not in (S.RECEIVED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS):
+        return True  # rejected, withdrawn
+    if before == S.RECEIVED:
+        return to_status == S.ACCEPTED
+    return to_status in (S.ASSIGNED, S.IN_PROGRESS)
+
+
+def return_from_need_info(session: Session, ticket: Ticket, actor: Actor, ctx: CoreContext,
+                          data: dict[str, Any] | None = None) -> TicketEvent:
+    """The citizen answered a question: the ticket goes back to the status the question
+    interrupted (`received` stays on its accept clock; paused clocks resume)."""
+    back = Status(ticket.status_before_info or S.IN_PROGRESS)
+    return change_status(session, ticket, back, actor, ctx, action="information_added",
+                         data=data, returning=True)
 
 
 def change_status(
     session: Session, ticket: Ticket, to_status: Status, actor: Actor, ctx: CoreContext,
-    action: str | None = None, data: dict[str, Any] | None = None,
+    action: str | None = None, data: dict[str, Any] | None = None, returning: bool = False,
 ) -> TicketEvent:
-    require_transition(ticket, to_status)
+    require_transition(ticket, to_status, returning)
     current = Status(ticket.status)
     now = ctx.clock()
     reopening = current in (S.RESOLVED, S.CLOSED) and to_status == S.IN_PROGRESS
     ticket.status = to_status
     ticket.updated_at = now
+    if to_status == S.NEED_INFO:
+        ticket.status_before_info = current.value
+    elif current == S.NEED_INFO:
+        ticket.status_before_info = None
     # A reopened ticket gets a fresh resolve period; its start status is `accepted`.
     apply_status(session, ticket, S.ACCEPTED if reopening else to_status, now, ctx.clocks,
                  restart=reopening)
@@ -149,6 +197,8 @@ def update_fields(session: Session, ticket: Ticket, actor: Actor, ctx: CoreConte
         if not hasattr(Ticket, name):
             raise AttributeError(name)
         setattr(ticket, name, value)
+    if {"text", "location_text"} & changes.keys() and "search_text" not in changes:
+        ticket.search_text = search_fold(ticket)
     ticket.updated_at = ctx.clock()
     event = record_event(session, ticket, actor, action, ticket.updated_at,
                          data={"fields": sorted(changes), **(data or {})})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -90,6 +91,27 @@ def classify(model_path: Path, texts: list[str]) -> list[dict]:
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
+
+
+ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+
+
+def read_report_yaml(path: Path) -> list[dict]:
+    """Labelled rows (the shape of `read_jsonl`) from Rasa NLU YAML whose report blocks carry
+    `metadata: {category, kind}` (the corrections export, nlu_data/nlu/report_*.yml)."""
+    import yaml
+
+    rows = []
+    for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+        metadata = block.get("metadata") or {}
+        if block.get("intent") != REPORT or not metadata.get("category"):
+            continue
+        for line in str(block.get("examples") or "").splitlines():
+            text = ANNOTATION.sub(r"\1", line.strip().removeprefix("- ").strip())
+            if text:
+                rows.append({"text": text, "intent": REPORT, "category": metadata["category"],
+                             "kind": metadata.get("kind") or "", "location": None})
+    return rows
 
 
 @dataclass

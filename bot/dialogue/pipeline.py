@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -19,6 +21,7 @@ from bot.core.authz import NotAllowed
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
 from bot.core.officers import InviteError, looks_like_invite, redeem_invite
+from bot.dialogue import officer_chat, training_consent
 from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
 from bot.dialogue.turns import Turn, read_turn
 from bot.store.db import session_scope
@@ -48,6 +51,42 @@ INTRO_TEXT = ("Dạ, xin chào Ông/Bà! Đây là Nghe Dân, kênh tiếp nhậ
               "gửi đơn, tôi sẽ xin Ông/Bà đồng ý.")
 LINKED_TEXT = ("Đã liên kết tài khoản này với cán bộ {name}. "
                "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây.")
+
+
+Reply = tuple[str | None, list[dict[str, str]]]  # text and buttons, queued to the sender
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a hook sees of one inbound message (see HOOKS)."""
+
+    db_url: str
+    inbox_id: int
+    sender: str  # "channel:external_id"
+    turn: Turn
+    now: datetime
+
+
+Hook = Callable[[Message], list[Reply] | None]
+
+
+def officer_message(message: Message) -> list[Reply] | None:
+    """Part CHAT: a message from an account linked to an officer goes to
+    bot.dialogue.officer_chat (quick actions, /hangdoi, /don), never to Rasa."""
+    return officer_chat.answer(message.db_url, message.sender, message.inbox_id, message.now)
+
+
+def training_consent_answer(message: Message) -> list[Reply] | None:
+    """Part NLU: "Đồng ý"/"Không" (payload training_consent:yes|no) after a receipt."""
+    turn = message.turn
+    said = training_consent.answer(message.db_url, message.sender, turn.text, turn.steered,
+                                   message.now)
+    return [(said, [])] if said else None
+
+
+# Tried in order, in a worker thread, after the invite check and before the citizens'
+# conversation: the first hook that returns replies (even an empty list) handles the message.
+HOOKS: tuple[Hook, ...] = (officer_message, training_consent_answer)
 
 
 def _files_expected(session: Session, row: InboxMessage) -> bool:
@@ -135,6 +174,11 @@ class Pipeline:
 
     async def _converse(self, inbox_id: int, key: str, turn: Turn) -> list[int]:
         text = turn.text
+        # An officer linking this account (read as typed, "/moi" included): not for Rasa.
+        if len(turn.typed) <= MAX_DIALOGUE_TEXT and (code := looks_like_invite(turn.typed)):
+            return self._finish(inbox_id, [(self._link_officer(key, code), [])])
+        if (handled := await self._run_hooks(inbox_id, key, turn)) is not None:
+            return self._finish(inbox_id, handled)
         # A file we could not take is said once; words that came with it still go on.
         notices = [(FILE_FAILED_TEXT, [])] if turn.failed_files or (
             turn.unsupported and text) else []
@@ -145,8 +189,6 @@ class Pipeline:
         if len(text) > MAX_DIALOGUE_TEXT:
             return self._finish(inbox_id, [(TOO_LONG_TEXT.format(
                 length=len(text), limit=MAX_DIALOGUE_TEXT), [])])
-        if code := looks_like_invite(text):  # an officer linking this account: not for Rasa
-            return self._finish(inbox_id, [(self._link_officer(key, code), [])])
         if not turn.steered and (ticket := self._ticket_context(key, turn)):
             reply = await asyncio.to_thread(self._add_information, key, ticket, turn, inbox_id)
             return self._finish(inbox_id, [*notices, (reply, [])])
@@ -165,15 +207,24 @@ class Pipeline:
         return self._finish(inbox_id, [*notices, *((r.text, r.buttons) for r in replies
                                                    if r.text)])
 
+    async def _run_hooks(self, inbox_id: int, key: str, turn: Turn) -> list[Reply] | None:
+        message = Message(self.db_url, inbox_id, key, turn, self.clock())
+        for hook in HOOKS:
+            if (replies := await asyncio.to_thread(hook, message)) is not None:
+                return replies
+        return None
+
     def _ticket_context(self, key: str, turn: Turn) -> str | None:
         """The ticket this message belongs to, rather than to the conversation: the one the
-        citizen replied to, else one waiting for information from them."""
+        citizen replied to, else one waiting for information from them, else one an officer
+        wrote to them about lately (relay: ticket.relay_until still ahead, not finished)."""
         channel, external_id = service.split_sender(key)
         with session_scope(self.db_url) as session:
             replied = turn.reply_to and service.ticket_of_message(
                 session, channel, external_id, turn.reply_to)
-            return replied or service.ticket_waiting_for_information(session, channel,
-                                                                     external_id)
+            return (replied
+                    or service.ticket_waiting_for_information(session, channel, external_id)
+                    or service.ticket_in_relay(session, channel, external_id, self.clock()))
 
     @staticmethod
     def _add_information(key: str, code: str, turn: Turn, inbox_id: int) -> str:
@@ -184,7 +235,7 @@ class Pipeline:
             return str(refusal)
         return INFO_ADDED_TEXT.format(code=code)
 
-    def _finish(self, inbox_id: int, replies: list[tuple[str | None, list]]) -> list[int]:
+    def _finish(self, inbox_id: int, replies: list[Reply]) -> list[int]:
         now = self.clock()
         with session_scope(self.db_url) as session:
             row = session.get(InboxMessage, inbox_id)

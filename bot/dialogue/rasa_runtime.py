@@ -31,12 +31,42 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
-def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
+def corrections_path(settings: Settings) -> Path:
+    """The export of officers' corrections (outside git): extra training data when present."""
+    from bot.core.corrections import export_path
+
+    return export_path(settings)
+
+
+def rebuild_corrections(settings: Settings) -> int | None:
+    """Export the corrections again (bot.core.corrections.rebuild_export): an erasure or a
+    withdrawn yes since the last export reaches the next model."""
+    from bot.core.corrections import rebuild_export
+
+    return rebuild_export(settings)
+
+
+def extra_training_files(settings: Settings) -> list[Path]:
+    path = corrections_path(settings)
+    return [path] if path.is_file() and path.stat().st_size else []
+
+
+def training_data_paths(settings: Settings) -> list[str]:
+    """What `rasa train --data` reads: the project's data, and the corrections when exported."""
+    return [TRAINING_DATA_DIR, *(str(p.resolve()) for p in extra_training_files(settings))]
+
+
+def training_fingerprint(root: Path = PROJECT_ROOT, extra: list[Path] | None = None) -> str:
+    """Every input of the model: config, domain, custom components, data, and the extra data
+    files (the corrections export) with their content."""
     digest = hashlib.sha256()
     files = [root / name for name in TRAINING_INPUTS]
     files += sorted((root / TRAINING_DATA_DIR).rglob("*.yml"))
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    for path in extra or []:
+        digest.update(b"extra:" + path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -48,19 +78,27 @@ def model_path(settings: Settings) -> Path:
 def model_is_current(settings: Settings) -> bool:
     stamp = settings.rasa_model_dir / f"{MODEL_NAME}.sha256"
     return (model_path(settings).exists() and stamp.exists()
-            and stamp.read_text().strip() == training_fingerprint())
+            and stamp.read_text().strip()
+            == training_fingerprint(extra=extra_training_files(settings)))
 
 
-def train(settings: Settings) -> None:
-    """Train the model into RASA_MODEL_DIR; raises CalledProcessError on failure."""
+def train_command(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "rasa", "train", "--quiet",
+            "--data", *training_data_paths(settings),
+            "--config", "config.yml", "--domain", "domain.yml", "--out",
+            str(settings.rasa_model_dir), "--fixed-model-name", MODEL_NAME]
+
+
+def train(settings: Settings, rebuild: bool = True) -> None:
+    """Train the model into RASA_MODEL_DIR (the corrections export rebuilt first unless the
+    caller just did); raises CalledProcessError on failure."""
+    if rebuild:
+        rebuild_corrections(settings)
     settings.rasa_model_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "rasa", "train", "--quiet", "--data", TRAINING_DATA_DIR,
-         "--config", "config.yml", "--domain", "domain.yml", "--out",
-         str(settings.rasa_model_dir), "--fixed-model-name", MODEL_NAME],
-        cwd=PROJECT_ROOT, env=rasa_env(), check=True,
-    )
-    (settings.rasa_model_dir / f"{MODEL_NAME}.sha256").write_text(training_fingerprint())
+    extra = extra_training_files(settings)
+    fingerprint = training_fingerprint(extra=extra)  # of what this run reads
+    subprocess.run(train_command(settings), cwd=PROJECT_ROOT, env=rasa_env(), check=True)
+    (settings.rasa_model_dir / f"{MODEL_NAME}.sha256").write_text(fingerprint)
 
 
 def endpoints_config(settings: Settings) -> dict:

@@ -46,4 +46,11 @@ def _mark(session: Session, ticket: Ticket, clock: TicketClock, level: str,
     now = ctx.clock()
     record_event(session, ticket, SYSTEM, f"clock_{level}", now,
                  data={"clock": clock.name, "due_at": clock.due_at.isoformat()})
-    notify_clock(session, ticket, clock.name, clock.due_at, level, now, ctx.tz)
+    notify_clock(session, ticket, clock.name, clock.due_at, level, now, ctx.tz,
+                 period=clock_period(clock))
+
+
+def clock_period(clock: TicketClock) -> str:
+    """Names one period of a clock (its start and due moments): a reopened ticket's fresh
+    period, or a deadline extended, gets its own reminder and escalation."""
+    return f"{int(clock.started_at.timestamp())}-{int(clock.due_at.timestamp())}"

@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.channels.base import Sender, deliver_due
 from bot.core.context import CoreContext
 from bot.dialogue.pipeline import Pipeline
-from bot.jobs import clock_checks
+from bot.jobs import clock_checks, notice_delivery
 from bot.jobs.leader import LeaderLock
 from bot.jobs.periodic import period_key, run_once
 
@@ -29,6 +29,11 @@ def build_scheduler(pipeline: Pipeline, leader: LeaderLock, ctx: CoreContext) ->
                       id="sweep_inbox", max_instances=1, coalesce=True)
     scheduler.add_job(run_leader_jobs, "interval", seconds=LEADER_TICK_SECONDS,
                       args=[pipeline.db_url, leader, ctx], id="leader_jobs",
+                      max_instances=1, coalesce=True)
+    # Any process may run it: deliveries are claimed (leased) before they are sent.
+    scheduler.add_job(notice_delivery.deliver_notices, "interval",
+                      seconds=notice_delivery.INTERVAL_SECONDS, args=[pipeline.db_url],
+                      kwargs={"clock": ctx.clock}, id=notice_delivery.JOB_NAME,
                       max_instances=1, coalesce=True)
     return scheduler
 

@@ -353,6 +353,9 @@ def create_app(settings: Settings, pipeline: Pipeline,
     app.router.add_get("/api/chat/messages", get_messages)
     app.router.add_post("/api/chat/upload", upload)
     app.router.add_static("/static/", STATIC)
+    from bot.web.desk import setup_desk  # the officers' desk (imports this module)
+
+    setup_desk(app, settings, pipeline.db_url, pipeline.clock)
     if extra_routes is not None:
         extra_routes(app)
     return app

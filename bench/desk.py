@@ -1,0 +1,232 @@
+"""The desk's queue with 100,000 tickets on PostgreSQL: seeds a schema of its own (dropped
+afterwards) with a realistic mix of units, kinds, statuses and clocks by COPY, then times
+`load_queue` for several tabs and filters (p50/p95 over N runs), and the queue page's template
+when the desk's `queue.html` exists.
+
+Usage: .venv/bin/python bench/desk.py [--count 100000] [--runs 30] [--postgres URL] [--keep]"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from bot.core.authz import Caller
+from bot.core.org import load_demo
+from bot.core.queue import QueueFilter, latest_change, load_queue, tabs_for
+from bot.core.routing import OPEN_STATUSES
+from bot.core.text import fold
+from bot.store.db import engine_for, session_scope
+from bot.store.migrate import upgrade
+from bot.store.models import Area, Officer, OrgUnit, RoutingRule
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "bot" / "web" / "templates"
+PROBLEMS = {
+    "ha_tang": ["Đường bê tông bị nứt, ổ gà lớn", "Đèn đường hỏng cả tuần", "Cống thoát nước tắc",
+                "Cột điện nghiêng", "Mất nước sinh hoạt nhiều ngày", "Đường ngập sâu sau mưa"],
+    "moi_truong": ["Rác thải đổ trộm ven sông", "Khói đốt rơm rạ", "Trại lợn xả thải hôi thối"],
+    "dat_dai": ["Lấn chiếm đất công làm quán", "Tranh chấp ranh giới đất với hàng xóm"],
+    "xay_dung_do_thi": ["Xây nhà không phép lấn ra đường", "Vật liệu xây dựng chắn lối đi"],
+    "an_ninh_trat_tu": ["Karaoke ồn ào đến khuya", "Thanh niên tụ tập đua xe"],
+    "thu_tuc_hanh_chinh": ["Hồ sơ cấp sổ đỏ quá hạn chưa trả", "Làm khai sinh bị hẹn nhiều lần"],
+    "chinh_sach_xa_hoi": ["Chưa nhận trợ cấp người cao tuổi", "Xét hộ nghèo chưa đúng"],
+    "y_te_giao_duc": ["Trường học thu tiền ngoài quy định", "Quán ăn mất vệ sinh"],
+    "khac": ["Hỏi lịch họp dân", "Đề nghị tổ chức lớp học nghề"],
+}
+KINDS = [("phan_anh", 84), ("kien_nghi", 9), ("khieu_nai", 5), ("to_cao", 2)]
+# 70% finished (a year of history), 30% open, as a commune desk looks after a year
+STATUSES = [("closed", 52), ("resolved", 10), ("rejected", 5), ("transferred", 2),
+            ("withdrawn", 1), ("received", 9), ("accepted", 4), ("assigned", 5),
+            ("in_progress", 9), ("need_info", 3)]
+TICKET_COLUMNS = ("id", "code", "channel", "kind", "category", "needs_triage", "text",
+                  "location_text", "area_id", "status", "unit_id", "officer_id", "confidential",
+                  "received_at", "updated_at", "created_at", "is_complex", "urgent",
+                  "search_text", "nlu_confidence")
+CLOCK_COLUMNS = ("ticket_id", "name", "unit", "length", "source", "started_at", "due_at",
+                 "paused_at", "stopped_at", "extensions")
+
+
+def pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
+    return rng.choices([v for v, _ in weighted], [w for _, w in weighted])[0]
+
+
+def seed(url: str, count: int, rng: random.Random) -> None:
+    """Tickets and their clocks by COPY (ids given, sequences moved past them)."""
+    with session_scope(url) as session:
+        load_demo(session, NOW)
+        routes = {r.category: (r.unit_id, r.officer_id) for r in session.scalars(
+            select(RoutingRule).where(RoutingRule.category.is_not(None)))}
+        to_cao = session.scalar(select(RoutingRule).where(RoutingRule.kind == "to_cao"))
+        triage = session.scalar(select(OrgUnit).where(OrgUnit.is_triage.is_(True)))
+        officers: dict[int, list[int]] = {}
+        for officer in session.scalars(select(Officer)):
+            officers.setdefault(officer.unit_id, []).append(officer.id)
+        areas = [(a.id, a.name) for a in session.scalars(select(Area))]
+    tickets, clocks = io.StringIO(), io.StringIO()
+    tw, cw = csv.writer(tickets), csv.writer(clocks)
+    for i in range(1, count + 1):
+        kind, status = pick(rng, KINDS), pick(rng, STATUSES)
+        open_ = status in OPEN_STATUSES  # open ones are recent; finished ones span a year
+        received = NOW - timedelta(seconds=rng.randint(0, (30 if open_ else 365) * 86400))
+        category = rng.choice(list(PROBLEMS))
+        if kind == "to_cao":
+            unit_id, officer_id = to_cao.unit_id, to_cao.officer_id
+        elif category == "khac" or rng.random() < 0.05:
+            unit_id, officer_id = triage.id, rng.choice(officers[triage.id])
+        else:
+            unit_id, officer_id = routes[category]
+            officer_id = officer_id or rng.choice(officers[unit_id])
+        area_id, area_name = rng.choice(areas)
+        words = f"{rng.choice(PROBLEMS[category])} ở {area_name}, đề nghị xã kiểm tra xử lý"
+        code = f"KN-{received.astimezone(TZ).year}-{i:06d}"
+        urgent = open_ and rng.random() < 0.01
+        updated = received + timedelta(days=rng.uniform(0, 20)) if not open_ else received
+        tw.writerow([i, code, rng.choice(["telegram", "web", "zalo"]), kind, category,
+                     int(category == "khac"), words, area_name, area_id, status, unit_id,
+                     officer_id, int(kind == "to_cao"), received, min(updated, NOW), received,
+                     0, int(urgent), fold(f"{code} {words} {area_name}"),
+                     round(rng.uniform(0.3, 0.99), 2)])
+        accept_days = 10 if kind != "to_cao" else 7
+        accept_due = (received + timedelta(hours=4) if urgent
+                      else received + timedelta(days=accept_days * 7 // 5))
+        before_accept = status == "received" or (status == "need_info" and rng.random() < 0.5)
+        accepted_at = received + timedelta(days=rng.uniform(0.1, 6))
+        cw.writerow([i, "accept", "hours" if urgent else "working_days",
+                     4 if urgent else accept_days, "bench", received, accept_due,
+                     received + timedelta(days=1) if before_accept and status == "need_info"
+                     else "", "" if before_accept else accepted_at, 0])
+        if not before_accept and status not in ("rejected", "withdrawn"):
+            stopped = "" if status in OPEN_STATUSES else accepted_at + timedelta(
+                days=rng.uniform(1, 30))
+            cw.writerow([i, "resolve", "working_days", 7, "bench", accepted_at,
+                         accepted_at + timedelta(days=10),
+                         accepted_at + timedelta(days=2) if status == "need_info" else "",
+                         stopped, 0])
+    engine = engine_for(url)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for table, columns, buffer in (("tickets", TICKET_COLUMNS, tickets),
+                                       ("ticket_clocks", CLOCK_COLUMNS, clocks)):
+            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '')"
+            if hasattr(cursor, "copy"):  # psycopg 3 (SQLAlchemy 2.1's default driver)
+                with cursor.copy(sql) as copy:
+                    copy.write(buffer.getvalue())
+            else:  # psycopg2
+                buffer.seek(0)
+                cursor.copy_expert(sql, buffer)
+        for table in ("tickets", "ticket_clocks"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT max(id) FROM {table}))")
+        raw.commit()
+        cursor.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def timed(runs: int, action) -> tuple[float, float]:
+    for _ in range(2):
+        action()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+def renderer():
+    """A function rendering the desk's queue.html with a QueueResult, or None."""
+    if not (TEMPLATES_DIR / "desk" / "queue.html").exists():
+        return None
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    template = env.get_template("desk/queue.html")
+    return template
+
+
+SCENARIOS = [
+    ("officer, tab mine", "kinhte", {"tab": "mine"}),
+    ("officer, tab unit", "kinhte", {"tab": "unit"}),
+    ("unit head, tab overdue", "truongkt", {"tab": "overdue"}),
+    ("triage officer, tab triage", "tiepnhan", {"tab": "triage"}),
+    ("leader + handler, all units", "chutich", {"tab": "unit"}),
+    ("admin, search 'duong ngap'", "quantri", {"tab": "unit", "q": "đường ngập"}),
+    ("admin, all statuses + category + 3 months", "quantri",
+     {"tab": "unit", "status": "all", "category": "ha_tang", "received_from": "2026-08-01",
+      "received_to": "2026-10-31"}),
+    ("admin, due within 3 days", "quantri", {"tab": "unit", "due_within_days": "3"}),
+    ("admin, page 20", "quantri", {"tab": "unit", "page": "20"}),
+]
+
+
+def measure(url: str, runs: int) -> list[str]:
+    lines = ["| scenario | rows on page | total | p50 | p95 |", "|---|---|---|---|---|"]
+    with Session(engine_for(url)) as session:
+        def caller(username: str) -> Caller:
+            return Caller.officer(session.scalar(
+                select(Officer.id).where(Officer.username == username)))
+
+        for label, username, query in SCENARIOS:
+            who, filt = caller(username), QueueFilter.from_query(query)
+            result = load_queue(session, who, filt, NOW, tz=TZ)
+            p50, p95 = timed(runs, lambda who=who, filt=filt: (
+                load_queue(session, who, filt, NOW, tz=TZ), tabs_for(session, who)))
+            lines.append(f"| {label} | {len(result.rows)} | {result.total} | {p50:.1f} ms "
+                         f"| {p95:.1f} ms |")
+        who = caller("quantri")
+        p50, p95 = timed(runs, lambda: latest_change(session, who))
+        lines.append(f"| latest_change (polling), admin | - | - | {p50:.1f} ms | {p95:.1f} ms |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--keep", action="store_true", help="do not drop the schema")
+    args = parser.parse_args()
+    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    schema = f"bench_desk_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in args.postgres else "?"
+    url = f"{args.postgres}{separator}options={quote(f'-csearch_path={schema}')}"
+    try:
+        upgrade(url)
+        start = time.perf_counter()
+        seed(url, args.count, random.Random(10))
+        print(f"seeded {args.count} tickets in {time.perf_counter() - start:.1f} s "
+              f"(schema {schema})")
+        for line in measure(url, args.runs):
+            print(line)
+        template = renderer()
+        print("queue.html:", "found (see render figures)" if template else
+              "not found: figures are the core query alone")
+    finally:
+        engine_for(url).dispose()
+        if not args.keep:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

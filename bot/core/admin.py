@@ -1,0 +1,451 @@
+"""Admin CRUD for the desk: units, areas and aliases, officers (roles, on-call, e-mail,
+deactivation, invite codes), routing rules, FAQ entries and answer templates. Every call needs
+Role.ADMIN and writes an AdminChange row naming the fields changed (never their values: they
+may be personal). All of it lives in DB rows that routing, the FAQ and the desk read on each
+use, so a change takes effect at once, with no restart or retraining.
+
+Errors a form can show are AdminError (a ValueError with a Vietnamese message)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.authz import Caller, require_role
+from bot.core.officers import create_invite
+from bot.core.taxonomy import AreaKind, Category, Kind, Role, UnitLevel
+from bot.store.desk_models import AdminChange, DeskSession
+from bot.store.models import Area, FaqEntry, Officer, OfficerRole, OrgUnit, RoutingRule
+from bot.store.types import utcnow
+
+T = TypeVar("T")
+CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AdminError(ValueError):
+    """A refused admin change; the message is safe to show."""
+
+
+def admin_of(session: Session, caller: Caller) -> Officer:
+    return require_role(session, caller, Role.ADMIN)
+
+
+def audit(session: Session, admin: Officer, entity: str, entity_id: int | None, action: str,
+          fields: Iterable[str], now: datetime | None) -> None:
+    """One AdminChange row: who, which record, which fields (names only)."""
+    session.add(AdminChange(at=now or utcnow(), officer_id=admin.id, entity=entity,
+                            entity_id=entity_id, action=action, fields=sorted(fields)))
+    session.flush()
+
+
+def apply_changes(obj: Any, changes: dict[str, Any]) -> list[str]:
+    """Set the changed values; returns the names of fields whose value changed."""
+    changed = []
+    for name, value in changes.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
+def only_fields(changes: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise AdminError(f"Không sửa được trường: {', '.join(sorted(unknown))}.")
+
+
+def get_or_fail(session: Session, model: type[T], entity_id: int | None, what: str) -> T:
+    obj = session.get(model, entity_id) if entity_id is not None else None
+    if obj is None:
+        raise AdminError(f"Không tìm thấy {what}.")
+    return obj
+
+
+def required_text(value: str | None, what: str, limit: int = 200) -> str:
+    value = (value or "").strip()
+    if not value or len(value) > limit:
+        raise AdminError(f"Vui lòng nhập {what} (tối đa {limit} ký tự).")
+    return value
+
+
+def choice(enum: type, value: str | None, what: str, optional: bool = False) -> str | None:
+    if optional and not value:
+        return None
+    try:
+        return enum(value).value
+    except ValueError:
+        raise AdminError(f"{what} không hợp lệ.") from None
+
+
+# --- Units -------------------------------------------------------------------------------
+
+def list_units(session: Session, caller: Caller) -> list[OrgUnit]:
+    admin_of(session, caller)
+    return list(session.scalars(select(OrgUnit).order_by(OrgUnit.id)))
+
+
+def create_unit(session: Session, caller: Caller, code: str, name: str, level: str,
+                parent_id: int | None = None, is_triage: bool = False,
+                now: datetime | None = None) -> OrgUnit:
+    admin = admin_of(session, caller)
+    code = (code or "").strip().lower()
+    if not CODE.match(code):
+        raise AdminError("Mã đơn vị chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
+    if session.scalar(select(OrgUnit).where(OrgUnit.code == code)):
+        raise AdminError(f"Mã đơn vị {code} đã có.")
+    parent = get_or_fail(session, OrgUnit, parent_id, "đơn vị cấp trên") if parent_id else None
+    unit = OrgUnit(code=code, name=required_text(name, "tên đơn vị"),
+                   level=choice(UnitLevel, level, "Cấp đơn vị"), parent=parent,
+                   is_triage=bool(is_triage), created_at=now or utcnow())
+    session.add(unit)
+    session.flush()
+    audit(session, admin, "unit", unit.id, "create",
+          ["code", "name", "level", "parent_id", "is_triage"], now)
+    return unit
+
+
+def update_unit(session: Session, caller: Caller, unit_id: int, now: datetime | None = None,
+                **changes: Any) -> OrgUnit:
+    """Fields: name, level, parent_id, is_triage, active."""
+    admin = admin_of(session, caller)
+    unit = get_or_fail(session, OrgUnit, unit_id, "đơn vị")
+    only_fields(changes, {"name", "level", "parent_id", "is_triage", "active"})
+    if "name" in changes:
+        changes["name"] = required_text(changes["name"], "tên đơn vị")
+    if "level" in changes:
+        changes["level"] = choice(UnitLevel, changes["level"], "Cấp đơn vị")
+    if changes.get("parent_id") is not None:
+        parent = get_or_fail(session, OrgUnit, changes["parent_id"], "đơn vị cấp trên")
+        ancestor: OrgUnit | None = parent
+        while ancestor is not None:
+            if ancestor.id == unit.id:
+                raise AdminError("Đơn vị cấp trên không thể là chính nó hoặc đơn vị cấp dưới.")
+            ancestor = ancestor.parent
+    for flag in ("is_triage", "active"):
+        if flag in changes:
+            changes[flag] = bool(changes[flag])
+    if unit.is_triage and unit.active and (changes.get("is_triage") is False
+                                           or changes.get("active") is False):
+        others = session.scalar(select(OrgUnit.id).where(
+            OrgUnit.is_triage.is_(True), OrgUnit.active.is_(True), OrgUnit.id != unit.id))
+        if others is None:
+            raise AdminError("Cần giữ ít nhất một bàn phân loại (đơn vị tiếp nhận) hoạt động.")
+    changed = apply_changes(unit, changes)
+    if changed:
+        audit(session, admin, "unit", unit.id,
+              "deactivate" if changes.get("active") is False else "update", changed, now)
+    return unit
+
+
+# --- Areas -------------------------------------------------------------------------------
+
+def _aliases(values: Iterable[str] | None) -> list[str]:
+    seen: list[str] = []
+    for value in values or []:
+        value = value.strip()
+        if value and value not in seen and len(value) <= 200:
+            seen.append(value)
+    return seen
+
+
+def list_areas(session: Session, caller: Caller, unit_id: int | None = None) -> list[Area]:
+    admin_of(session, caller)
+    query = select(Area).order_by(Area.unit_id, Area.id)
+    if unit_id is not None:
+        query = query.where(Area.unit_id == unit_id)
+    return list(session.scalars(query))
+
+
+def create_area(session: Session, caller: Caller, unit_id: int, code: str, name: str,
+                kind: str, aliases: Iterable[str] = (), is_remote: bool = False,
+                now: datetime | None = None) -> Area:
+    admin = admin_of(session, caller)
+    unit = get_or_fail(session, OrgUnit, unit_id, "đơn vị")
+    code = (code or "").strip().lower()
+    if not CODE.match(code):
+        raise AdminError("Mã thôn/tổ chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
+    if session.scalar(select(Area).where(Area.unit_id == unit.id, Area.code == code)):
+        raise AdminError(f"Mã {code} đã có trong đơn vị này.")
+    area = Area(unit_id=unit.id, code=code, name=required_text(name, "tên thôn/tổ"),
+                kind=choice(AreaKind, kind, "Loại địa bàn"), aliases=_aliases(aliases),
+                is_remote=bool(is_remote), created_at=now or utcnow())
+    session.add(area)
+    session.flush()
+    audit(session, admin, "area", area.id, "create",
+          ["unit_id", "code", "name", "kind", "aliases", "is_remote"], now)
+    return area
+
+
+def update_area(session: Session, caller: Caller, area_id: int, now: datetime | None = None,
+                **changes: Any) -> Area:
+    """Fields: name, kind, aliases (a list of names), is_remote."""
+    admin = admin_of(session, caller)
+    area = get_or_fail(session, Area, area_id, "thôn/tổ")
+    only_fields(changes, {"name", "kind", "aliases", "is_remote"})
+    if "name" in changes:
+        changes["name"] = required_text(changes["name"], "tên thôn/tổ")
+    if "kind" in changes:
+        changes["kind"] = choice(AreaKind, changes["kind"], "Loại địa bàn")
+    if "aliases" in changes:
+        changes["aliases"] = _aliases(changes["aliases"])
+    if "is_remote" in changes:
+        changes["is_remote"] = bool(changes["is_remote"])
+    changed = apply_changes(area, changes)
+    if changed:
+        audit(session, admin, "area", area.id, "update", changed, now)
+    return area
+
+
+# --- Officers ----------------------------------------------------------------------------
+
+def list_officers(session: Session, caller: Caller) -> list[Officer]:
+    admin_of(session, caller)
+    return list(session.scalars(select(Officer).order_by(Officer.active.desc(), Officer.id)))
+
+
+def _roles(roles: Iterable[str]) -> list[str]:
+    chosen = sorted({choice(Role, r, "Vai trò") for r in roles})
+    if not chosen:
+        raise AdminError("Chọn ít nhất một vai trò.")
+    return chosen
+
+
+def _email(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if value and (not EMAIL.match(value) or len(value) > 200):
+        raise AdminError("Địa chỉ e-mail không hợp lệ.")
+    return value or None
+
+
+def create_officer(session: Session, caller: Caller, username: str, full_name: str,
+                   unit_id: int, roles: Iterable[str], email: str | None = None,
+                   on_call: bool = False, now: datetime | None = None) -> Officer:
+    admin = admin_of(session, caller)
+    username = (username or "").strip().lower()
+    if not USERNAME.match(username):
+        raise AdminError("Tên đăng nhập chỉ gồm chữ thường không dấu, số, '.', '-' hoặc '_'.")
+    if session.scalar(select(Officer).where(Officer.username == username)):
+        raise AdminError(f"Tên đăng nhập {username} đã có.")
+    unit = get_or_fail(session, OrgUnit, unit_id, "đơn vị")
+    officer = Officer(username=username, full_name=required_text(full_name, "họ tên"), unit=unit,
+                      email=_email(email), on_call=bool(on_call), created_at=now or utcnow())
+    officer.roles = [OfficerRole(role=r, unit_id=unit.id) for r in _roles(roles)]
+    session.add(officer)
+    session.flush()
+    audit(session, admin, "officer", officer.id, "create",
+          ["username", "full_name", "unit_id", "roles", "email", "on_call"], now)
+    return officer
+
+
+def update_officer(session: Session, caller: Caller, officer_id: int,
+                   now: datetime | None = None, **changes: Any) -> Officer:
+    """Fields: full_name, email, on_call, unit_id, active (False: see deactivate_officer)."""
+    admin = admin_of(session, caller)
+    officer = get_or_fail(session, Officer, officer_id, "cán bộ")
+    only_fields(changes, {"full_name", "email", "on_call", "unit_id", "active"})
+    if changes.get("active") is False:
+        changes.pop("active")
+        deactivate_officer(session, caller, officer_id, now)
+    if "full_name" in changes:
+        changes["full_name"] = required_text(changes["full_name"], "họ tên")
+    if "email" in changes:
+        changes["email"] = _email(changes["email"])
+    for flag in ("on_call", "active"):
+        if flag in changes:
+            changes[flag] = bool(changes[flag])
+    if "unit_id" in changes:
+        get_or_fail(session, OrgUnit, changes["unit_id"], "đơn vị")
+    changed = apply_changes(officer, changes)
+    if "unit_id" in changed:
+        for role in officer.roles:
+            role.unit_id = officer.unit_id
+        session.expire(officer, ["unit"])
+    if changed:
+        audit(session, admin, "officer", officer.id, "update", changed, now)
+    return officer
+
+
+def set_roles(session: Session, caller: Caller, officer_id: int, roles: Iterable[str],
+              now: datetime | None = None) -> Officer:
+    admin = admin_of(session, caller)
+    officer = get_or_fail(session, Officer, officer_id, "cán bộ")
+    wanted = _roles(roles)
+    if officer.id == admin.id and Role.ADMIN.value not in wanted:
+        raise AdminError("Anh/chị không thể tự bỏ quyền quản trị của mình.")
+    if sorted({r.role for r in officer.roles}) == wanted:
+        return officer
+    keep = [r for r in officer.roles if r.role in wanted]
+    officer.roles = keep + [OfficerRole(role=r, unit_id=officer.unit_id)
+                            for r in wanted if r not in {k.role for k in keep}]
+    session.flush()
+    audit(session, admin, "officer", officer.id, "update", ["roles"], now)
+    return officer
+
+
+def deactivate_officer(session: Session, caller: Caller, officer_id: int,
+                       now: datetime | None = None) -> Officer:
+    """Ngừng: no login, no notices, no on-call; the desk sessions end at once."""
+    admin = admin_of(session, caller)
+    officer = get_or_fail(session, Officer, officer_id, "cán bộ")
+    if officer.id == admin.id:
+        raise AdminError("Anh/chị không thể tự khóa tài khoản của mình.")
+    if not officer.active:
+        return officer
+    now = now or utcnow()
+    changed = apply_changes(officer, {"active": False, "on_call": False})
+    for desk_session in session.scalars(select(DeskSession).where(
+            DeskSession.officer_id == officer.id, DeskSession.revoked_at.is_(None))):
+        desk_session.revoked_at = now
+    audit(session, admin, "officer", officer.id, "deactivate", changed, now)
+    return officer
+
+
+def invite_officer(session: Session, caller: Caller, officer_id: int,
+                   now: datetime | None = None) -> str:
+    """A one-time code (shown once) linking the officer's chat account or setting the desk
+    password through the invite link."""
+    admin = admin_of(session, caller)
+    officer = get_or_fail(session, Officer, officer_id, "cán bộ")
+    if not officer.active:
+        raise AdminError("Tài khoản cán bộ đã ngừng hoạt động.")
+    now = now or utcnow()
+    code = create_invite(session, officer, now)
+    audit(session, admin, "officer_invite", officer.id, "create", ["invite"], now)
+    return code
+
+
+# --- Routing rules -----------------------------------------------------------------------
+
+def list_rules(session: Session, caller: Caller) -> list[RoutingRule]:
+    admin_of(session, caller)
+    return list(session.scalars(select(RoutingRule).order_by(RoutingRule.id)))
+
+
+def _rule_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if "category" in out:
+        out["category"] = choice(Category, out["category"], "Lĩnh vực", optional=True)
+    if "kind" in out:
+        out["kind"] = choice(Kind, out["kind"], "Loại đơn", optional=True)
+    if out.get("area_id") is not None:
+        get_or_fail(session, Area, out["area_id"], "thôn/tổ")
+    if "unit_id" in out:
+        unit = get_or_fail(session, OrgUnit, out["unit_id"], "đơn vị")
+        if not unit.active:
+            raise AdminError("Đơn vị đã ngừng hoạt động.")
+    return out
+
+
+def _check_rule(session: Session, rule: RoutingRule) -> None:
+    if rule.officer_id is not None:
+        officer = get_or_fail(session, Officer, rule.officer_id, "cán bộ")
+        if officer.unit_id != rule.unit_id:
+            raise AdminError("Cán bộ mặc định phải thuộc đơn vị nhận đơn.")
+    clash = session.scalar(select(RoutingRule.id).where(
+        RoutingRule.id != (rule.id or -1),
+        RoutingRule.category.is_(None) if rule.category is None
+        else RoutingRule.category == rule.category,
+        RoutingRule.kind.is_(None) if rule.kind is None else RoutingRule.kind == rule.kind,
+        RoutingRule.area_id.is_(None) if rule.area_id is None
+        else RoutingRule.area_id == rule.area_id))
+    if clash is not None:
+        raise AdminError("Đã có quy tắc cho cùng lĩnh vực, loại đơn và thôn/tổ.")
+
+
+def create_rule(session: Session, caller: Caller, unit_id: int, category: str | None = None,
+                kind: str | None = None, area_id: int | None = None,
+                officer_id: int | None = None, now: datetime | None = None) -> RoutingRule:
+    admin = admin_of(session, caller)
+    values = _rule_values(session, {"unit_id": unit_id, "category": category, "kind": kind,
+                                    "area_id": area_id, "officer_id": officer_id})
+    rule = RoutingRule(**values)
+    _check_rule(session, rule)
+    session.add(rule)
+    session.flush()
+    audit(session, admin, "routing_rule", rule.id, "create",
+          [k for k, v in values.items() if v is not None], now)
+    return rule
+
+
+def update_rule(session: Session, caller: Caller, rule_id: int, now: datetime | None = None,
+                **changes: Any) -> RoutingRule:
+    """Fields: unit_id, category, kind, area_id, officer_id (None/"" = any)."""
+    admin = admin_of(session, caller)
+    rule = get_or_fail(session, RoutingRule, rule_id, "quy tắc")
+    only_fields(changes, {"unit_id", "category", "kind", "area_id", "officer_id"})
+    changed = apply_changes(rule, _rule_values(session, changes))
+    if changed:
+        _check_rule(session, rule)
+        session.flush()
+        audit(session, admin, "routing_rule", rule.id, "update", changed, now)
+    return rule
+
+
+def delete_rule(session: Session, caller: Caller, rule_id: int,
+                now: datetime | None = None) -> None:
+    admin = admin_of(session, caller)
+    rule = get_or_fail(session, RoutingRule, rule_id, "quy tắc")
+    session.delete(rule)
+    session.flush()
+    audit(session, admin, "routing_rule", rule_id, "delete", [], now)
+
+
+# --- FAQ entries (answer templates: bot/core/answers.py) ---------------------------------
+
+def list_faq(session: Session, caller: Caller) -> list[FaqEntry]:
+    admin_of(session, caller)
+    return list(session.scalars(select(FaqEntry).order_by(FaqEntry.key)))
+
+
+def create_faq(session: Session, caller: Caller, key: str, question: str, answer: str,
+               now: datetime | None = None) -> FaqEntry:
+    admin = admin_of(session, caller)
+    key = (key or "").strip().lower()
+    if not CODE.match(key):
+        raise AdminError("Mã câu hỏi chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
+    if session.scalar(select(FaqEntry).where(FaqEntry.key == key)):
+        raise AdminError(f"Mã câu hỏi {key} đã có.")
+    entry = FaqEntry(key=key, question=required_text(question, "câu hỏi", 1000),
+                     answer=required_text(answer, "câu trả lời", 4000), updated_at=now or utcnow())
+    session.add(entry)
+    session.flush()
+    audit(session, admin, "faq", entry.id, "create", ["key", "question", "answer"], now)
+    return entry
+
+
+def update_faq(session: Session, caller: Caller, faq_id: int, now: datetime | None = None,
+               **changes: Any) -> FaqEntry:
+    """Fields: question, answer, active."""
+    admin = admin_of(session, caller)
+    entry = get_or_fail(session, FaqEntry, faq_id, "câu hỏi thường gặp")
+    only_fields(changes, {"question", "answer", "active"})
+    if "question" in changes:
+        changes["question"] = required_text(changes["question"], "câu hỏi", 1000)
+    if "answer" in changes:
+        changes["answer"] = required_text(changes["answer"], "câu trả lời", 4000)
+    if "active" in changes:
+        changes["active"] = bool(changes["active"])
+    changed = apply_changes(entry, changes)
+    if changed:
+        entry.updated_at = now or utcnow()
+        audit(session, admin, "faq", entry.id, "update", changed, now)
+    return entry
+
+
+TEMPLATE_FUNCTIONS = ("list_templates", "create_template", "update_template")
+
+
+def __getattr__(name: str) -> Any:
+    """Answer templates' CRUD lives in bot.core.answers; reachable from here too."""
+    if name in TEMPLATE_FUNCTIONS:
+        from bot.core import answers
+
+        return getattr(answers, name)
+    raise AttributeError(name)

@@ -1,0 +1,334 @@
+"""The desk's queue: tabs, filters and search over the tickets an officer may see, sorted urgent
+first, then by the nearest running deadline. Everything is one or two SQL queries (no loop over
+tickets in Python), so it stays fast with 100,000 tickets.
+
+Who sees what follows bot/core/authz.py: an officer sees the tickets of their unit and those
+assigned to them; a leader or admin their unit and every unit below it; a confidential ticket
+(tố cáo) only denunciation handlers and the officer assigned to it. Others count confidential
+tickets of their scope (`hidden_confidential`) but never see them listed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, false, func, literal, or_, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.core.authz import Caller, active_officer, roles_of, unit_and_below
+from bot.core.routing import OPEN_STATUSES
+from bot.core.taxonomy import (
+    CATEGORY_LABELS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    Category,
+    Kind,
+    Role,
+    Status,
+)
+from bot.core.text import fold
+from bot.store.models import Area, Officer, OrgUnit, Ticket, TicketClock
+
+DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+TABS = ("mine", "unit", "triage", "overdue")
+TAB_LABELS = {"mine": "Của tôi", "unit": "Đơn vị", "triage": "Bàn phân loại",
+              "overdue": "Quá hạn"}
+STATUS_ALL, STATUS_OPEN = "all", "open"  # besides the Status codes
+SNIPPET_CHARS = 140
+MAX_DUE_WITHIN_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+
+
+@dataclass
+class QueueFilter:
+    tab: str = "mine"
+    status: str | None = None  # None = open tickets; "all"; or a Status code
+    category: str | None = None
+    kind: str | None = None
+    area_id: int | None = None
+    unit_id: int | None = None
+    due_within_days: int | None = None
+    overdue: bool = False
+    received_from: date | None = None
+    received_to: date | None = None
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> QueueFilter:
+        """From URL parameters; a value that does not parse is ignored (never raises)."""
+        def get(name: str) -> str:
+            value = query.get(name)
+            return value.strip() if isinstance(value, str) else ""
+
+        filt = cls()
+        if get("tab") in TABS:
+            filt.tab = get("tab")
+        status = get("status")
+        if status == STATUS_ALL or status in Status._value2member_map_:
+            filt.status = status
+        if get("category") in Category._value2member_map_:
+            filt.category = get("category")
+        if get("kind") in Kind._value2member_map_:
+            filt.kind = get("kind")
+        filt.area_id = _positive_int(get("area_id"))
+        filt.unit_id = _positive_int(get("unit_id"))
+        days = _positive_int(get("due_within_days"), allow_zero=True)
+        filt.due_within_days = days if days is not None and days <= MAX_DUE_WITHIN_DAYS else None
+        filt.overdue = get("overdue").lower() in ("1", "true", "on", "yes")
+        filt.received_from = _date(get("received_from"))
+        filt.received_to = _date(get("received_to"))
+        filt.q = get("q")[:200]
+        filt.page = _positive_int(get("page")) or 1
+        return filt
+
+    def to_query(self) -> dict[str, str]:
+        """URL parameters holding this state: only the values that differ from the default."""
+        out: dict[str, str] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value == field.default:
+                continue
+            if isinstance(value, bool):
+                out[field.name] = "1"
+            elif isinstance(value, date):
+                out[field.name] = value.isoformat()
+            else:
+                out[field.name] = str(value)
+        return out
+
+
+def _positive_int(text: str, allow_zero: bool = False) -> int | None:
+    if not text.isdigit() or len(text) > 9:
+        return None
+    value = int(text)
+    return value if value > 0 or (allow_zero and value == 0) else None
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    code: str
+    status: str
+    status_label: str
+    kind_label: str
+    category_label: str
+    area_name: str | None
+    unit_name: str | None
+    officer_name: str | None
+    urgent: bool
+    due_at: datetime | None
+    due_local: str
+    overdue: bool
+    received_local: str
+    snippet: str
+    confidential: bool = False
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    rows: list[QueueRow]
+    counts: dict[str, int]
+    total: int
+    hidden_confidential: int
+    page: int = 1
+    pages: int = 1
+    tab: str = "mine"
+
+
+def local_text(moment: datetime | None, tz: ZoneInfo = DEFAULT_TZ) -> str:
+    """"dd/mm/yyyy HH:MM" in local time, "" for None."""
+    return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment else ""
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What an officer may see, as SQL conditions on Ticket."""
+
+    officer: Officer
+    units: frozenset[int]
+    handler: bool
+    is_triage_officer: bool
+
+    @property
+    def in_units(self) -> ColumnElement[bool]:
+        return Ticket.unit_id.in_(sorted(self.units))
+
+    @property
+    def visible(self) -> ColumnElement[bool]:
+        mine = Ticket.officer_id == self.officer.id
+        normal = and_(Ticket.confidential.is_(False), or_(self.in_units, mine))
+        secret = true() if self.handler else mine
+        return or_(normal, and_(Ticket.confidential.is_(True), secret))
+
+    @property
+    def hidden(self) -> ColumnElement[bool]:
+        """Confidential tickets of the caller's units the caller may not see."""
+        if self.handler:
+            return false()
+        return and_(Ticket.confidential.is_(True), self.in_units,
+                    or_(Ticket.officer_id.is_(None), Ticket.officer_id != self.officer.id))
+
+
+def _scope(session: Session, caller: Caller) -> _Scope:
+    officer = active_officer(session, caller)
+    roles = roles_of(officer)
+    units = (unit_and_below(session, officer.unit_id) if roles & {Role.LEADER, Role.ADMIN}
+             else {officer.unit_id})
+    unit = session.get(OrgUnit, officer.unit_id)
+    return _Scope(officer, frozenset(units), Role.DENUNCIATION_HANDLER in roles,
+                  bool(unit and unit.is_triage))
+
+
+def tabs_for(session: Session, caller: Caller) -> list[Tab]:
+    """The queue tabs of this officer; the triage desk only for officers of a triage unit."""
+    scope = _scope(session, caller)
+    return [Tab(key, TAB_LABELS[key]) for key in TABS
+            if key != "triage" or scope.is_triage_officer]
+
+
+def _next_due():
+    """Per ticket, the nearest deadline of a running (not stopped, not paused) clock."""
+    return (select(TicketClock.ticket_id, func.min(TicketClock.due_at).label("due_at"))
+            .where(TicketClock.stopped_at.is_(None), TicketClock.paused_at.is_(None))
+            .group_by(TicketClock.ticket_id).subquery("next_due"))
+
+
+def _overdue_exists(now: datetime) -> ColumnElement[bool]:
+    """A clock not stopped whose deadline passed (a paused one only if it passed before)."""
+    return (select(TicketClock.id).where(
+        TicketClock.ticket_id == Ticket.id, TicketClock.stopped_at.is_(None),
+        TicketClock.due_at < now,
+        or_(TicketClock.paused_at.is_(None), TicketClock.paused_at > TicketClock.due_at),
+    ).exists())
+
+
+def _tab_condition(tab: str, scope: _Scope, now: datetime) -> ColumnElement[bool]:
+    if tab == "mine":
+        return Ticket.officer_id == scope.officer.id
+    if tab == "unit":
+        return scope.in_units
+    if tab == "triage":
+        triage_units = select(OrgUnit.id).where(OrgUnit.is_triage.is_(True))
+        return and_(Ticket.unit_id.in_(triage_units), Ticket.status == Status.RECEIVED.value)
+    return _overdue_exists(now)
+
+
+def _status_condition(status: str | None) -> ColumnElement[bool]:
+    if status == STATUS_ALL:
+        return true()
+    if status:
+        return Ticket.status == status
+    return Ticket.status.in_(OPEN_STATUSES)
+
+
+def _filter_conditions(filt: QueueFilter, now: datetime, tz: ZoneInfo,
+                       due_col) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [_status_condition(filt.status)]
+    for column, value in ((Ticket.category, filt.category), (Ticket.kind, filt.kind),
+                          (Ticket.area_id, filt.area_id), (Ticket.unit_id, filt.unit_id)):
+        if value is not None:
+            conds.append(column == value)
+    if filt.due_within_days is not None:
+        # due by the end of the local day N days from today (0 = today)
+        last_day = now.astimezone(tz).date() + timedelta(days=filt.due_within_days)
+        conds.append(due_col < _local_midnight(last_day + timedelta(days=1), tz))
+    if filt.overdue:
+        conds.append(_overdue_exists(now))
+    if filt.received_from:
+        conds.append(Ticket.received_at >= _local_midnight(filt.received_from, tz))
+    if filt.received_to:
+        conds.append(Ticket.received_at < _local_midnight(filt.received_to, tz)
+                     + timedelta(days=1))
+    for word in fold(filt.q).split()[:8]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(Ticket.search_text.like(pattern, escape="\\"))
+    return conds
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def load_queue(session: Session, caller: Caller, filt: QueueFilter, now: datetime,
+               page_size: int = 50, tz: ZoneInfo = DEFAULT_TZ) -> QueueResult:
+    """One page of the caller's queue for `filt`, with the open-ticket count of every tab and
+    the number of confidential tickets of their units they may not see (counted over open
+    tickets without the filters, so a search cannot probe a hidden ticket's words)."""
+    scope = _scope(session, caller)
+    tabs = [t.key for t in tabs_for(session, caller)]
+    tab = filt.tab if filt.tab in tabs else tabs[0]
+    open_visible = and_(scope.visible, Ticket.status.in_(OPEN_STATUSES))
+
+    counts_query = select(*[
+        func.coalesce(func.sum(case((_tab_condition(key, scope, now), 1), else_=0)), 0)
+        for key in tabs]).where(open_visible)
+    counts = dict(zip(tabs, session.execute(counts_query).one(), strict=True))
+    hidden = session.scalar(select(func.count()).select_from(Ticket).where(
+        scope.hidden, Ticket.status.in_(OPEN_STATUSES))) or 0
+
+    due = _next_due()
+    where = [scope.visible, _tab_condition(tab, scope, now),
+             *_filter_conditions(filt, now, tz, due.c.due_at)]
+    base = select(Ticket.id).outerjoin(due, due.c.ticket_id == Ticket.id).where(*where)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // page_size))
+    page = min(max(filt.page, 1), pages)
+
+    snippet = case((Ticket.confidential.is_(True), literal("")),
+                   else_=func.substr(Ticket.text, 1, SNIPPET_CHARS + 1))
+    query = (select(Ticket.code, Ticket.status, Ticket.kind, Ticket.category, Ticket.urgent,
+                    Ticket.received_at, Ticket.confidential, snippet.label("snippet"),
+                    due.c.due_at, Area.name, OrgUnit.name, Officer.full_name)
+             .outerjoin(due, due.c.ticket_id == Ticket.id)
+             .outerjoin(Area, Area.id == Ticket.area_id)
+             .outerjoin(OrgUnit, OrgUnit.id == Ticket.unit_id)
+             .outerjoin(Officer, Officer.id == Ticket.officer_id)
+             .where(*where)
+             .order_by(Ticket.urgent.desc(), due.c.due_at.is_(None), due.c.due_at,
+                       Ticket.received_at, Ticket.id)
+             .limit(page_size).offset((page - 1) * page_size))
+    rows = [_row(r, now, tz) for r in session.execute(query)]
+    return QueueResult(rows, counts, total, hidden, page, pages, tab)
+
+
+def _row(r, now: datetime, tz: ZoneInfo) -> QueueRow:
+    (code, status, kind, category, urgent, received_at, confidential, snippet, due_at,
+     area_name, unit_name, officer_name) = r
+    text = " ".join((snippet or "").split())
+    if len(text) > SNIPPET_CHARS:
+        text = text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+    return QueueRow(
+        code=code, status=status, status_label=STATUS_LABELS.get(status, status),
+        kind_label=KIND_LABELS.get(kind, kind), category_label=CATEGORY_LABELS.get(category,
+                                                                                   category),
+        area_name=area_name, unit_name=unit_name, officer_name=officer_name,
+        urgent=bool(urgent), due_at=due_at, due_local=local_text(due_at, tz),
+        overdue=bool(due_at and due_at < now), received_local=local_text(received_at, tz),
+        snippet=text, confidential=bool(confidential))
+
+
+def latest_change(session: Session, caller: Caller) -> str:
+    """A cheap token over the tickets the caller may see: it changes when one arrives or
+    changes (the desk polls it to say "Có đơn mới")."""
+    scope = _scope(session, caller)
+    count, last_id, last_update = session.execute(
+        select(func.count(), func.max(Ticket.id), func.max(Ticket.updated_at))
+        .where(scope.visible)).one()
+    stamp = last_update.timestamp() if last_update else 0
+    return f"{count}-{last_id or 0}-{stamp:.0f}"
