@@ -376,3 +376,40 @@ def test_eval_corrections_scores_the_export_with_the_current_model(app_env):
     assert written.startswith("corrections.yml, as written (1 rows)")
     assert "category accuracy" in written and "moi_truong" in written  # the officer's label
     assert stripped.startswith("corrections.yml, diacritics stripped (1 rows)")
+
+
+@pytest.mark.timeout(900)
+def test_web_chat_journey_records_the_reading_and_asks_once_after_the_receipt(tmp_path):
+    """The whole stack (`nghedan up`: Rasa with the trained model, action server, bot): the
+    parse that reaches the action server carries the classifier's reading."""
+    import httpx
+
+    from tests.e2e import (
+        CODE,
+        REPORT,
+        file_report,
+        press,
+        running_setup,
+        say,
+        start_and_consent,
+        to_summary,
+    )
+
+    with running_setup(tmp_path) as setup, httpx.Client() as client:
+        start_and_consent(client, setup)
+        receipt = press(client, setup, to_summary(client, setup, say(client, setup,
+                                                                   text=REPORT)), "Gửi")
+        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+        assert receipt[-1]["text"] == QUESTION_TEXT
+        assert [b["title"] for b in receipt[-1]["buttons"]] == ["Đồng ý", "Không"]
+        thanks = press(client, setup, receipt[-1:], "Đồng ý")
+        assert [m["text"] for m in thanks] == [YES_TEXT]
+        second = file_report(client, setup, "Đèn đường ở thôn 2 hỏng cả tuần nay, tối rất tối")
+        with session_scope(setup.db_url) as session:
+            ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+            assert ticket.predicted_category == ticket.category == "ha_tang"
+            assert ticket.predicted_kind and 0 < ticket.nlu_confidence <= 1
+            assert session.get(Citizen, ticket.citizen_id).training_consent is True
+            asked = session.scalars(select(OutboxMessage).where(
+                OutboxMessage.text == QUESTION_TEXT)).all()
+            assert len(asked) == 1 and second != code  # not asked after the second receipt

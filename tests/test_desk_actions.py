@@ -319,7 +319,12 @@ def test_urgent_ticket_has_an_accept_clock_in_hours_until_the_flag_is_cleared(db
             desk.clear_urgent(session, head, code, ctx, "Lần nữa")
 
 
-def test_search_text_is_folded_and_erasure_clears_every_text(app_env):
+def test_search_text_is_folded_and_erasure_clears_notes_answer_relay_and_officer_notices(app_env):
+    from bot.store.desk_models import OfficerNotice
+    from tests.test_escalation import link
+
+    for username, chat in (("kinhte", "t-kt"), ("kinhte2", "t-kt2"), ("truongkt", "t-head")):
+        link(app_env, username, chat)
     ctx = context()
     code = file_report(ctx, "Đèn đường hỏng ở Đồng Xoài")
     with session_scope(app_env) as session:
@@ -338,3 +343,8 @@ def test_search_text_is_folded_and_erasure_clears_every_text(app_env):
         assert ticket.relay_until is None
         assert {n.text for n in session.scalars(select(TicketNote))} == {
             "[Đã xóa theo yêu cầu của người dân]"}
+        to_officers = session.scalars(select(OutboxMessage.text).where(
+            OutboxMessage.officer_id.is_not(None))).all()
+        notices = session.scalars(select(OfficerNotice.text)).all()
+        assert to_officers and not any("thôn 3" in t or "Xoài" in t for t in to_officers)
+        assert not any("thôn 3" in t or "Xoài" in t for t in notices)

@@ -48,7 +48,7 @@ def browser():
 
 
 def pages(server) -> dict[str, str]:
-    return {"queue": "/desk/", "ticket": f"/desk/tickets/{server.codes[0]}",
+    return {"queue": "/desk/?tab=unit", "ticket": f"/desk/tickets/{server.codes[0]}",
             "admin": ADMIN_PAGE, "notices": "/desk/notices"}
 
 

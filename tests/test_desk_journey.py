@@ -96,6 +96,7 @@ def test_telegram_report_worked_to_the_end_by_an_officer_on_a_phone(setup, offic
     fake.user_says(chat, "/start")
     notice = fake.wait_for(lambda m: m["chat_id"] == chat and "Đồng ý" in fake.button_titles(m))
     fake.user_presses(chat, notice, "Đồng ý")
+    fake.wait_for(lambda m: m["chat_id"] == chat and m["text"].startswith("Dạ, cảm ơn"))
     fake.user_says(chat, "Đường bê tông ở Thôn 1 bị sụt lún một đoạn dài, xe máy đi rất nguy hiểm")
     for _ in range(2):  # files, phone: Bỏ qua
         step = fake.wait_for(lambda m: m["chat_id"] == chat and "Bỏ qua" in fake.button_titles(m)

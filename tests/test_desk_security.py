@@ -181,14 +181,21 @@ def test_logout_needs_the_token_and_ends_the_session_for_every_process(app_env):
 
 
 def _post_paths(app, code: str) -> list[str]:
+    """Every POST route of the desk, its placeholders filled with values that match it."""
+    from bot.web.desk.views_admin import SECTIONS
+
     paths = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if route.method != "POST" or not path or not path.startswith("/desk"):
             continue
-        paths.append(path.replace("{code}", code).replace("{id}", "1")
-                     .replace("{entity}", "units").replace("{item_id}", "1"))
+        path = (path.replace("{code}", code).replace("{id}", "1").replace("{item_id}", "1")
+                .replace("{action}", "accept"))
+        for section in SECTIONS if "{section}" in path else [""]:
+            candidate = path.replace("{section}", section)
+            if route.resource._match(candidate) is not None:
+                paths.append(candidate)
     return paths
 
 

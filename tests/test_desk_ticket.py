@@ -160,10 +160,14 @@ def test_the_page_shows_the_words_place_map_category_confidence_and_clocks(app_e
     code = report(latitude=16.75, longitude=107.18, predicted_category="ha_tang",
                   nlu_confidence=0.87)
     photo = attach(app_env, code)
+    video = attach(app_env, code, b"video" * 50, "video/mp4", "video")
+    voice = attach(app_env, code, b"voice" * 50, "audio/ogg", "voice")
 
     async def scenario(login) -> None:
         html = await login("truongkt").page(code)
         assert REPORT in html and "Thôn 3" in html
+        assert f'<video controls preload="metadata" src="/desk/attachments/{video}"' in html
+        assert f'<audio controls preload="metadata" src="/desk/attachments/{voice}"' in html
         assert "https://www.openstreetmap.org/?mlat=16.750000&amp;mlon=107.180000" in html
         assert "Hạ tầng, giao thông, điện nước" in html and "87%" in html
         assert "Thời hạn thụ lý" in html and re.search(r"hạn \d\d/\d\d/2026 \d\d:\d\d", html)
@@ -227,12 +231,18 @@ def test_resolve_with_an_edited_template_queues_the_answer_to_the_citizen(app_en
         html = await head.page(code, f"?template={template_id}")
         assert 'data-body="Dạ, xã đã cử người sửa [đoạn đường]."' in html
         assert re.search(r'id="answer-text"[^>]*>Dạ, xã đã cử người sửa \[đoạn đường\]\.<', html)
-        html = await head.act(code, "resolve",
-                              answer="Dạ, xã đã cử người sửa đoạn đường trước nhà văn hóa.")
+        form = aiohttp.FormData({"answer": "Dạ, xã đã cử người sửa đoạn đường trước nhà văn hóa.",
+                                 "document_number": "15/UBND-KT"})
+        form.add_field("file", PDF, content_type="application/pdf", filename="tl.pdf")
+        assert (await head.post(code, "resolve", data=form))[0] == 303
+        html = await head.page(code)
         assert "Đã gửi kết quả giải quyết tới người dân." in html
+        assert "Văn bản trả lời số 15/UBND-KT" in html and "Xem bản PDF" in html
 
     desk(scenario)
     assert ticket(app_env, code).status == "resolved"
+    with session_scope(app_env) as session:
+        assert session.scalar(select(TicketDocument)).attachment_id is not None
     assert any("đoạn đường trước nhà văn hóa" in text for text in told(app_env))
 
 
@@ -388,12 +398,34 @@ def test_xss_strings_in_text_place_names_and_notes_render_as_text(app_env):
     with session_scope(app_env) as session:
         citizen = session.get(Citizen, ticket(app_env, code).citizen_id)
         citizen.display_name = f"Nguyễn {XSS}"
+        session.scalar(select(Officer).where(Officer.username == "kinhte2")).full_name = XSS
+        session.add(AnswerTemplate(category="ha_tang", title=f"Mẫu {XSS}", body=f"Dạ {XSS}"))
 
     async def scenario(login) -> None:
         head = login("truongkt")
+        await head.act(code, "accept", kind="phan_anh", category="ha_tang")
+        await head.act(code, "assign", officer_id="")  # the least loaded: kinhte2 or kinhte
         await head.act(code, "note", text=f"Ghi chú {XSS}")
         html = await head.act(code, "ask", question=f"Hỏi {XSS}")
         assert "<script>alert" not in html and "<img src=x" not in html
-        assert html.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") >= 5
+        # words, place, citizen's name, note, question, template title and body, officer
+        assert html.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") >= 8
 
     desk(scenario)
+
+
+def test_likely_duplicates_are_offered_with_a_merge_form_that_links_them(app_env):
+    first = report("Cống thoát nước thôn 3 bị tắc, nước tràn ra đường")
+    second = report("Cống thoát nước ở thôn 3 tắc, nước tràn ra đường", key="inbox:2",
+                    sender="web:c2")
+
+    async def scenario(login) -> None:
+        head = login("truongkt")
+        html = await head.page(second)
+        candidates = html[html.index("Có thể trùng với"):]
+        assert first in candidates and 'name="of_code" value="' + first + '"' in candidates
+        assert "Gộp đơn" in candidates
+        await head.act(second, "link", of_code=first)
+
+    desk(scenario)
+    assert ticket(app_env, second).duplicate_of_id == ticket(app_env, first).id

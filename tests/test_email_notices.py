@@ -165,3 +165,16 @@ def test_starttls_is_required_when_enabled(app_env, smtp_server, monkeypatch):
 
     assert delivery(app_env, delivery_id).status == "pending"
     assert smtp_server.inbox.messages == []
+
+
+def test_address_with_a_line_break_is_refused_not_injected(app_env, smtp_server, monkeypatch):
+    smtp_env(monkeypatch, smtp_server)
+    officer = officer_id(app_env)
+    give_email(app_env, officer, "canbo@xa.example")
+    delivery_id = add_notice(app_env, officer, via="email")
+    give_email(app_env, officer, "canbo@xa.example\r\nBcc: ke-xau@example.com")
+
+    assert deliver_notices(app_env, load_settings(), TestClock(NOW)) == {"failed": 1}
+
+    assert delivery(app_env, delivery_id).last_error == "địa chỉ e-mail không hợp lệ"
+    assert smtp_server.inbox.messages == []

@@ -11,6 +11,8 @@ import asyncio
 import itertools
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +23,7 @@ from bot.channels.base import deliver_due
 from bot.core import desk, service
 from bot.core.authz import Caller
 from bot.core.messaging import Inbound, Outbound, queue_outbound, store_inbound
-from bot.core.notices import ticket_buttons
+from bot.core.notices import ticket_buttons, ticket_link
 from bot.core.officers import create_invite, redeem_invite
 from bot.core.taxonomy import ActorType
 from bot.core.tickets import Actor, update_fields
@@ -31,14 +33,7 @@ from bot.dialogue.rasa_client import RasaClient
 from bot.settings import Settings, load_settings
 from bot.store.db import session_scope
 from bot.store.desk_models import NluCorrection
-from bot.store.models import (
-    DataAccessLog,
-    InboxMessage,
-    Officer,
-    OutboxMessage,
-    Ticket,
-    TicketEvent,
-)
+from bot.store.models import DataAccessLog, InboxMessage, Officer, OutboxMessage, Ticket
 from tests.conftest import BACKENDS
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import NOW, context
@@ -94,16 +89,13 @@ def close(db_url: str, code: str) -> None:
     """Test setup: the unit head declines the ticket (a final status)."""
     head = Caller.officer(officer_id(db_url, "truongkt"))
     with session_scope(db_url) as session:
-        desk.reject(session, head, code, context(), "Không thuộc thẩm quyền xã",
-                    "UBND tỉnh")
+        desk.reject(session, head, code, context(), "Không thuộc thẩm quyền xã", "UBND tỉnh")
 
 
 def events(db_url: str, code: str) -> list[tuple[str, str | None, str]]:
     with session_scope(db_url) as session:
         found = session.scalar(select(Ticket).where(Ticket.code == code))
-        return [(e.action, e.to_status, e.channel) for e in session.scalars(
-            select(TicketEvent).where(TicketEvent.ticket_id == found.id)
-            .order_by(TicketEvent.id))]
+        return [(e.action, e.to_status, e.channel) for e in found.events]
 
 
 def notice(db_url: str, chat_id: str, code: str, username: str) -> int:
@@ -115,17 +107,13 @@ def notice(db_url: str, chat_id: str, code: str, username: str) -> int:
             officer_id=holder), f"test-notice:{next(_ids)}", NOW).id
 
 
-def pipeline(db_url: str) -> Pipeline:
-    rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
-    return Pipeline(db_url, rasa, clock=lambda: NOW)
-
-
 def _handle(db_url: str, inbound: Inbound) -> list[tuple[str, list]]:
     with session_scope(db_url) as session:
         inbox_id = store_inbound(session, inbound, NOW).id
 
     async def run() -> None:
-        bot = pipeline(db_url)
+        rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
+        bot = Pipeline(db_url, rasa, clock=lambda: NOW)
         await bot.process_inbound(inbox_id)
         await bot.rasa.aclose()
 
@@ -149,10 +137,6 @@ def only_text(replies: list[tuple[str, list]]) -> str:
     [(text, _)] = replies
     assert text != UNAVAILABLE_TEXT  # Rasa (a closed port) was never asked
     return text
-
-
-def desk_link(code: str) -> str:
-    return f"{load_settings().desk_base_url}/desk/tickets/{code}"
 
 
 # --- through the pipeline, both databases ----------------------------------------------------
@@ -188,10 +172,11 @@ class TestPipeline:
         assert "Loại đơn: Phản ánh · Lĩnh vực: Hạ tầng" in text
         assert "Địa điểm: thôn 3" in text and "Thời hạn thụ lý: " in text
         assert "Nội dung: Đèn đường thôn 3 hỏng" in text and "0901234567" in text
-        assert text.endswith(desk_link(code))
+        assert text.endswith(ticket_link(code))
         assert [b["payload"] for b in buttons] == [f"officer:take:{code}"]
         with session_scope(app_env) as session:
-            assert session.scalar(select(func.count()).select_from(DataAccessLog)) == 1
+            assert session.scalar(select(func.count()).select_from(DataAccessLog).where(
+                DataAccessLog.purpose == chat.CHAT_PURPOSE)) == 1
         assert only_text(say(app_env, OWNER, "/don")) == chat.DON_USAGE_TEXT
 
     def test_to_cao_is_not_found_for_an_ordinary_officer_and_its_words_stay_on_the_desk(
@@ -200,10 +185,14 @@ class TestPipeline:
         link(app_env, "chutich", COLLEAGUE)  # denunciation handler, the tố cáo's officer
         code = report("Tố cáo cán bộ địa chính nhận tiền của dân", kind="to_cao",
                       category="can_bo")
-        for sender in (OWNER,):
-            assert only_text(say(app_env, sender, f"/don {code}")) == (
-                chat.NOT_FOUND_TEXT.format(code=code))
-            assert only_text(press(app_env, sender, "1:0")) == chat.REFUSED_TEXT
+        sent = notice(app_env, OWNER, code, "kinhte")  # even a notice sent by mistake
+        hidden = chat.NOT_FOUND_TEXT.format(code=code)
+        assert only_text(say(app_env, OWNER, f"/don {code}")) == hidden
+        assert only_text(press(app_env, OWNER, f"{sent}:0")) == hidden
+        assert only_text(press(app_env, OWNER, f"{sent}:1")) == hidden
+        assert only_text(say(app_env, OWNER, "/don KN-2026-999999")) == (
+            chat.NOT_FOUND_TEXT.format(code="KN-2026-999999"))  # the same as a missing one
+        assert [e[0] for e in events(app_env, code)] == ["created"]
         text = only_text(say(app_env, COLLEAGUE, code))  # a bare code works as /don
         assert "Loại đơn: Tố cáo" in text and chat.CONFIDENTIAL_TEXT in text
         assert "nhận tiền" not in text and "0901234567" not in text
@@ -240,6 +229,17 @@ class TestPipeline:
             code=code, status="Đã giao xử lý")
         assert events(app_env, code) == taken
 
+    def test_the_cores_new_ticket_notice_carries_buttons_that_work(self, app_env):
+        link(app_env, "kinhte", OWNER)  # the least loaded officer of Phòng Kinh tế
+        code = report()
+        with session_scope(app_env) as session:
+            [sent] = session.scalars(select(OutboxMessage).where(
+                OutboxMessage.recipient_external_id == OWNER)).all()
+            assert code in sent.text and sent.buttons == ticket_buttons(code)
+        assert only_text(press(app_env, OWNER, f"{sent.id}:0")).startswith(
+            chat.TAKEN_TEXT.format(code=code))
+        assert ticket(app_env, code).status == "accepted"  # already theirs: no assignment
+
     def test_take_of_a_colleagues_accepted_ticket_assigns_it_and_show_button_works(
             self, app_env):
         link(app_env, "kinhte2", OWNER)
@@ -264,7 +264,7 @@ class TestPipeline:
         close(app_env, closed)
         before = events(app_env, triage)
         text = only_text(press(app_env, OWNER, f"{notice(app_env, OWNER, triage, 'tiepnhan')}:0"))
-        assert text == chat.TRIAGE_TEXT.format(code=triage, link=desk_link(triage))
+        assert text == chat.TRIAGE_TEXT.format(code=triage, link=ticket_link(triage))
         assert events(app_env, triage) == before and ticket(app_env, triage).status == "received"
         text = only_text(press(app_env, COLLEAGUE,
                                f"{notice(app_env, COLLEAGUE, closed, 'kinhte')}:0"))
@@ -341,9 +341,26 @@ def settings(fake, app_env, tmp_path) -> Settings:
                     telegram_base_file_url=fake.base_file_url)
 
 
-async def replies_to(fake: FakeTelegram, chat_id: int, after: int, starts: str = "Dạ") -> dict:
-    """The first message to this chat beginning with `starts` among those the bot sent after
-    the first `after` (notices of the core about the same ticket may come in between)."""
+@asynccontextmanager
+async def telegram_bot(settings: Settings) -> AsyncIterator[None]:
+    """The real PTB channel polling the fake Bot API; the notices queued so far delivered."""
+    pipe = Pipeline(settings.effective_database_url,
+                    RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2))
+    application = channel.build_application(settings, pipe)
+    await channel.start(application)
+    try:
+        await deliver_due(application.bot_data["sender"], pipe.db_url)
+        yield
+    finally:
+        await channel.stop(application)
+        await pipe.rasa.aclose()
+
+
+async def answered(fake: FakeTelegram, chat_id: int, act, starts: str = "Dạ") -> dict:
+    """Do `act` (a user's press or message), then the first message to this chat beginning
+    with `starts` (the core's notices about the same ticket may come in between)."""
+    after = len(fake.sent)
+    act()
     return await asyncio.to_thread(fake.wait_for, lambda m: m["chat_id"] == chat_id and (
         fake.sent.index(m) >= after and m["text"].startswith(starts)), 20)
 
@@ -359,34 +376,20 @@ def test_telegram_notice_buttons_work_for_the_officer_and_not_for_forwarded_pres
     notice(app_env, OWNER, code, "kinhte")
 
     async def scenario() -> list[dict]:
-        pipe = Pipeline(app_env, RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2))
-        application = channel.build_application(settings, pipe)
-        await channel.start(application)
-        try:
-            await deliver_due(application.bot_data["sender"], app_env)  # the notices
+        async with telegram_bot(settings):
             sent = next(m for m in fake.sent if m["text"] == f"Thông báo thử: đơn {code}")
             assert fake.button_titles(sent) == ["Nhận xử lý", "Chi tiết"]
-            seen = []
-            for other in (citizen, colleague):  # the notice forwarded; they press its button
-                count = len(fake.sent)
-                fake.user_presses(other, sent, "Nhận xử lý")
-                seen.append(await replies_to(fake, other, count))
-            count = len(fake.sent)
-            fake.user_presses(owner, sent, "Chi tiết")
-            seen.append(await replies_to(fake, owner, count, f"Đơn {code}"))
-            count = len(fake.sent)
-            fake.user_presses(owner, sent, "Nhận xử lý")
-            seen.append(await replies_to(fake, owner, count))
-            return seen
-        finally:
-            await channel.stop(application)
-            await pipe.rasa.aclose()
+            # the notice forwarded: a citizen and a colleague press its button
+            return [await answered(fake, other, lambda o=other: fake.user_presses(
+                        o, sent, "Nhận xử lý")) for other in (citizen, colleague)] + [
+                await answered(fake, owner, lambda: fake.user_presses(owner, sent, "Chi tiết"),
+                               f"Đơn {code}"),
+                await answered(fake, owner, lambda: fake.user_presses(owner, sent, "Nhận xử lý"))]
 
     to_citizen, to_colleague, details, taken = asyncio.run(scenario())
     assert to_citizen["text"] == chat.CITIZEN_REFUSED_TEXT
     assert to_colleague["text"] == chat.REFUSED_TEXT
-    assert details["text"].startswith(f"Đơn {code}") and "Trạng thái: Đã tiếp nhận" in (
-        details["text"])
+    assert "Trạng thái: Đã tiếp nhận" in details["text"]
     assert taken["text"].startswith(chat.TAKEN_TEXT.format(code=code))
     assert fake.button_titles(taken) == ["Chi tiết"]
     after = ticket(app_env, code)
@@ -397,7 +400,7 @@ def test_telegram_notice_buttons_work_for_the_officer_and_not_for_forwarded_pres
 
 
 @pytest.mark.timeout(120)
-def test_telegram_forged_callback_data_and_commands(fake, settings, app_env):
+def test_telegram_forged_callback_data_is_refused_and_hangdoi_lists(fake, settings, app_env):
     owner, colleague = int(OWNER), int(COLLEAGUE)
     link(app_env, "kinhte", OWNER)
     link(app_env, "kinhte2", COLLEAGUE)
@@ -410,26 +413,16 @@ def test_telegram_forged_callback_data_and_commands(fake, settings, app_env):
                 "reply_markup": {"inline_keyboard": [[{"text": "Nhận xử lý",
                                                        "callback_data": data}]]}}
 
-    async def scenario() -> tuple[list[str], dict]:
-        pipe = Pipeline(app_env, RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2))
-        application = channel.build_application(settings, pipe)
-        await channel.start(application)
-        try:
-            await deliver_due(application.bot_data["sender"], app_env)  # the core's notices
-            refusals = []
-            for data in (f"{sent_id}:0", f"officer:take:{code}", "424242:0"):
-                count = len(fake.sent)
-                fake.user_presses(colleague, forged(data), "Nhận xử lý")
-                refusals.append((await replies_to(fake, colleague, count))["text"])
-            count = len(fake.sent)
-            fake.user_says(owner, "/hangdoi@nghedan_bot")
-            return refusals, (await replies_to(fake, owner, count))
-        finally:
-            await channel.stop(application)
-            await pipe.rasa.aclose()
+    async def scenario() -> tuple[list[dict], dict]:
+        async with telegram_bot(settings):
+            refusals = [await answered(fake, colleague, lambda d=data: fake.user_presses(
+                colleague, forged(d), "Nhận xử lý"))
+                for data in (f"{sent_id}:0", f"officer:take:{code}", "424242:0")]
+            return refusals, await answered(
+                fake, owner, lambda: fake.user_says(owner, "/hangdoi@nghedan_bot"))
 
     refusals, listing = asyncio.run(scenario())
-    assert refusals == [chat.REFUSED_TEXT] * 3
+    assert [r["text"] for r in refusals] == [chat.REFUSED_TEXT] * 3
     assert code in listing["text"] and fake.button_titles(listing) == [f"Chi tiết {code}"]
     assert ticket(app_env, code).status == "received"
     assert [e[0] for e in events(app_env, code)] == ["created", "reassigned"]

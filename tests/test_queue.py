@@ -8,11 +8,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.core import desk
 from bot.core.authz import Caller, NotAllowed
 from bot.core.queue import QueueFilter, latest_change, load_queue, tabs_for
-from bot.core.tickets import update_fields
+from bot.core.tickets import return_from_need_info, update_fields
 from bot.store.db import session_scope
-from bot.store.models import Area, Officer, OrgUnit, Ticket
+from bot.store.models import Area, Officer, OrgUnit, Ticket, TicketClock
 from tests.conftest import BACKENDS
 from tests.helpers import NOW, OFFICER, context, make_ticket
 
@@ -237,3 +238,60 @@ def test_latest_change_moves_when_a_ticket_arrives_or_changes(db_url):
         change(session, code, now=NOW + timedelta(hours=1), urgent=False)
     with session_scope(db_url) as session:
         assert latest_change(session, caller(session, "kinhte")) != after
+
+
+@backends
+def test_next_due_follows_the_clocks_kept_by_database_triggers(db_url):
+    """tickets.next_due_at (the queue's order) is kept by triggers on ticket_clocks through
+    acceptance, a question (paused clock), the answer, resolution and reopening."""
+    def due_and_clocks(session, code):
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        session.refresh(ticket)
+        running = [c.due_at for c in session.scalars(select(TicketClock).where(
+            TicketClock.ticket_id == ticket.id, TicketClock.stopped_at.is_(None),
+            TicketClock.paused_at.is_(None)))]
+        return ticket.next_due_at, min(running, default=None)
+
+    code = make_ticket(db_url, "Đèn đường hỏng", key="a", category="ha_tang")
+    ctx = context()
+    with session_scope(db_url) as session:
+        due, running = due_and_clocks(session, code)
+        assert due is not None and due == running  # the accept clock
+        me = caller(session, "truongkt")
+        desk.accept(session, me, code, ctx, kind="phan_anh", category="ha_tang")
+        session.flush()
+        resolve_due, running = due_and_clocks(session, code)
+        assert resolve_due == running and resolve_due != due  # the resolve clock now
+        desk.ask_for_information(session, me, code, ctx, question="Cột số mấy ạ?")
+        session.flush()
+        assert due_and_clocks(session, code) == (None, None)  # paused, not late
+    with session_scope(db_url) as session:
+        later = context(NOW + timedelta(days=3))
+        desk.reply(session, caller(session, "truongkt"), code, later, text="Dạ, đã nhận.")
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        return_from_need_info(session, ticket, OFFICER, later)
+        session.flush()
+        due, running = due_and_clocks(session, code)
+        assert due == running and due > resolve_due  # pushed back by the pause
+        desk.resolve(session, caller(session, "truongkt"), code, later, answer="Dạ, đã sửa.")
+        session.flush()
+        assert due_and_clocks(session, code) == (None, None)
+        desk.reopen(session, caller(session, "truongkt"), code, later, reason="Chưa sửa xong")
+        session.flush()
+        due, running = due_and_clocks(session, code)
+        assert due is not None and due == running
+    with session_scope(db_url) as session:
+        assert code in codes(session, "truongkt", tab="unit")
+
+
+@backends
+def test_clock_paused_after_its_deadline_stays_overdue(db_url):
+    late = make_ticket(db_url, "Đường thôn 3 ngập", key="a", category="ha_tang",
+                       now=NOW - timedelta(days=30))
+    with session_scope(db_url) as session:
+        desk.ask_for_information(session, caller(session, "truongkt"), late, context(),
+                                 question="Ngập ở đoạn nào ạ?")
+    with session_scope(db_url) as session:
+        assert codes(session, "truongkt", tab="overdue") == [late]
+        assert load_queue(session, caller(session, "truongkt"), QueueFilter(tab="overdue"),
+                          NOW).rows[0].status == "need_info"

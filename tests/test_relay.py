@@ -13,13 +13,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.core import desk, notices, service
+from bot.core import attachments, desk, notices, service
 from bot.core.authz import Caller
 from bot.core.messaging import Inbound, Outbound, queue_outbound, store_inbound
 from bot.dialogue import pipeline as pipeline_module
 from bot.dialogue.pipeline import INFO_ADDED_TEXT, Pipeline
 from bot.dialogue.rasa_client import RasaClient
+from bot.settings import load_settings
 from bot.store.db import session_scope
+from bot.store.files import LocalFileStorage
 from bot.store.models import InboxMessage, Officer, OutboxMessage, Ticket, TicketNote
 from tests.conftest import BACKENDS
 from tests.helpers import NOW, context
@@ -92,25 +94,41 @@ def test_after_an_officers_reply_the_citizens_next_message_goes_to_that_ticket(a
         assert "ngõ 4" not in repr([e.data for e in ticket.events])
 
 
-def test_files_and_a_pin_are_relayed_too(app_env):
+def test_a_photo_and_a_pin_are_relayed_too(app_env):
     code, _ = replied_ticket(app_env)
+    photo = inbound(app_env, None, media=[{"type": "photo", "content_type": "image/jpeg"}])
+    with session_scope(app_env) as session:
+        attachments.stage_attachment(session, LocalFileStorage(load_settings().storage_dir),
+                                     photo, "image/jpeg", b"\xff\xd8\xff\xe0" + b"drain" * 50)
     pin = inbound(app_env, None, location_pin={"latitude": 10.77, "longitude": 106.7})
-    run(app_env, pin, at=NOW + timedelta(hours=1))
-    assert outcome(app_env, pin) == ("done", [INFO_ADDED_TEXT.format(code=code)])
-    assert citizen_notes(app_env, code) == ["Vị trí GPS 10.77000, 106.70000"]
+    for message in (photo, pin):
+        run(app_env, message, at=NOW + timedelta(hours=1))
+        assert outcome(app_env, message) == ("done", [INFO_ADDED_TEXT.format(code=code)])
+    assert citizen_notes(app_env, code) == ["(gửi kèm 1 tệp)", "Vị trí GPS 10.77000, 106.70000"]
+    with session_scope(app_env) as session:
+        [kept] = attachments.of_inbox(session, photo)
+        assert kept.ticket_id == session.scalar(select(Ticket.id).where(Ticket.code == code))
 
 
-def test_commands_and_buttons_still_reach_the_dialogue_during_relay(app_env):
-    replied_ticket(app_env)
-    command = inbound(app_env, "/start")
-    run(app_env, command, at=NOW + timedelta(hours=1))
+@pytest.mark.parametrize("choice", ["command", "button", "typed slash"])
+def test_a_button_or_command_reaches_the_dialogue_and_ends_the_relay(app_env, choice):
+    code, _ = replied_ticket(app_env)
     with session_scope(app_env) as session:
         offered = queue_outbound(session, Outbound("web", "c1", "Menu", [
             {"title": "Gửi phản ánh", "payload": "/report"}]), "menu", NOW).id
-    pressed = inbound(app_env, "Gửi phản ánh", button=f"{offered}:0")
-    run(app_env, pressed, at=NOW + timedelta(hours=1))
-    for inbox_id in (command, pressed):
+    chosen = {"command": lambda: inbound(app_env, "/start"),
+              "button": lambda: inbound(app_env, "Gửi phản ánh", button=f"{offered}:0"),
+              "typed slash": lambda: inbound(app_env, "/baocao")}[choice]()
+    run(app_env, chosen, at=NOW + timedelta(hours=1))
+    # the report typed after "Gửi phản ánh" is for the new conversation, not the old ticket
+    report = inbound(app_env, "Đèn đường thôn 1 hỏng cả tuần")
+    run(app_env, report, at=NOW + timedelta(hours=1, minutes=1))
+    for inbox_id in (chosen, report):
         assert outcome(app_env, inbox_id)[0] == "pending"  # waiting for Rasa, not a note
+    assert citizen_notes(app_env, code) == []
+    with session_scope(app_env) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        assert ticket.relay_until is None and ticket.events[-1].action == "relay_ended"
 
 
 def test_relay_ends_after_relay_hours(app_env):

@@ -321,3 +321,19 @@ def test_every_bot_process_schedules_the_delivery_job(app_env, tmp_path):
     job = scheduler.get_job("notice_delivery")
     assert job is not None and job.args == (app_env,)
     assert job.trigger.interval == timedelta(seconds=10)
+
+
+def test_a_batch_that_runs_past_half_its_lease_hands_the_rest_back(app_env, push_service,
+                                                                    monkeypatch):
+    from bot.jobs import notice_delivery
+
+    officer = officer_id(app_env)
+    subscribe(app_env, officer, push_service.endpoint(), BrowserKeys.generate())
+    ids = [add_notice(app_env, officer, key=f"n{i}") for i in range(3)]
+    monkeypatch.setattr(notice_delivery, "LEASE_SECONDS", 1e-6)  # already "too slow"
+
+    assert deliver_notices(app_env, load_settings(), TestClock(NOW)) == {}
+
+    assert push_service.received == []
+    assert [delivery(app_env, i).claimed_until for i in ids] == [None, None, None]
+    assert [delivery(app_env, i).status for i in ids] == ["pending"] * 3

@@ -3,7 +3,8 @@
 Tickets stay (the commune's records and statistics need the category, unit, dates and status)
 but lose every personal trace: the text, the place, the search text, every note (the citizen's
 and the officers' questions, replies, answers, reasons, internal notes), the answer, the rating
-comment, attachments, the relay window; open ones are withdrawn. The citizen record loses
+comment, attachments, the relay window, the officers' notices and chat messages about it
+(which carried the place); open ones are withdrawn. The citizen record loses
 name, phone and consent; inbox and outbox keep their rows (delivery bookkeeping) without texts
 or buttons; the Rasa conversation tracker is deleted. Each ticket gets a
 `personal_data_erased` event. Running it twice changes nothing more."""
@@ -21,6 +22,7 @@ from bot.core.citizens import identity_for
 from bot.core.context import CoreContext
 from bot.core.taxonomy import Status
 from bot.core.tickets import TRANSITIONS, Actor, change_status, update_fields
+from bot.store.desk_models import OfficerNotice
 from bot.store.files import FileStorage
 from bot.store.models import (
     Attachment,
@@ -32,6 +34,9 @@ from bot.store.models import (
 )
 
 ERASED_TEXT = "[Đã xóa theo yêu cầu của người dân]"
+# What officers' notices and chat messages about an erased ticket say instead (they carried
+# the place and the citizen's words).
+ERASED_NOTICE = "Đơn {code}: nội dung đã được xóa theo yêu cầu của người dân."
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,20 @@ def _erase_ticket(session: Session, ticket: Ticket, actor: Actor, ctx: CoreConte
                   data={"attachments": len(files)}, text=ERASED_TEXT, location_text=None,
                   latitude=None, longitude=None, rating_comment=None, answer_text=None,
                   search_text=None, relay_until=None)
+    _blank_officer_notices(session, ticket)
     return len(files)
+
+
+def _blank_officer_notices(session: Session, ticket: Ticket) -> None:
+    text = ERASED_NOTICE.format(code=ticket.code)
+    session.flush()  # the notices of the withdrawal just announced
+    for notice in session.scalars(select(OfficerNotice).where(
+            OfficerNotice.ticket_id == ticket.id)):
+        notice.text = text
+    for row in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.ticket_id == ticket.id, OutboxMessage.officer_id.is_not(None),
+            OutboxMessage.text.is_not(None))):
+        row.text = text
 
 
 def _blank_messages(session: Session, accounts: list[tuple[str, str]], last_outbox: int) -> int:

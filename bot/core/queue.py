@@ -31,7 +31,7 @@ from bot.core.taxonomy import (
     Status,
 )
 from bot.core.text import fold
-from bot.store.models import Area, Officer, OrgUnit, Ticket, TicketClock
+from bot.store.models import Area, Officer, OrgUnit, Ticket
 
 DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TABS = ("mine", "unit", "triage", "overdue")
@@ -202,20 +202,20 @@ def tabs_for(session: Session, caller: Caller) -> list[Tab]:
             if key != "triage" or scope.is_triage_officer]
 
 
-def _next_due():
-    """Per ticket, the nearest deadline of a running (not stopped, not paused) clock."""
-    return (select(TicketClock.ticket_id, func.min(TicketClock.due_at).label("due_at"))
-            .where(TicketClock.stopped_at.is_(None), TicketClock.paused_at.is_(None))
-            .group_by(TicketClock.ticket_id).subquery("next_due"))
+def _open() -> ColumnElement[bool]:
+    """Open tickets, with the statuses written out so the planner matches the partial indexes
+    of the queue (ix_tickets_queue, ix_tickets_queue_scope) even with prepared statements."""
+    return Ticket.status.in_([_code(s) for s in OPEN_STATUSES])
 
 
-def _overdue_exists(now: datetime) -> ColumnElement[bool]:
-    """A clock not stopped whose deadline passed (a paused one only if it passed before)."""
-    return (select(TicketClock.id).where(
-        TicketClock.ticket_id == Ticket.id, TicketClock.stopped_at.is_(None),
-        TicketClock.due_at < now,
-        or_(TicketClock.paused_at.is_(None), TicketClock.paused_at > TicketClock.due_at),
-    ).exists())
+def _code(value: str):
+    return literal(value, literal_execute=True)
+
+
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    """next_due_at (kept by triggers on ticket_clocks) is the nearest deadline of a clock that
+    runs, or was paused after its deadline passed: before now means late."""
+    return Ticket.next_due_at < now
 
 
 def _tab_condition(tab: str, scope: _Scope, now: datetime) -> ColumnElement[bool]:
@@ -225,20 +225,20 @@ def _tab_condition(tab: str, scope: _Scope, now: datetime) -> ColumnElement[bool
         return scope.in_units
     if tab == "triage":
         triage_units = select(OrgUnit.id).where(OrgUnit.is_triage.is_(True))
-        return and_(Ticket.unit_id.in_(triage_units), Ticket.status == Status.RECEIVED.value)
-    return _overdue_exists(now)
+        return and_(Ticket.unit_id.in_(triage_units), Ticket.status == _code(Status.RECEIVED))
+    return _overdue(now)
 
 
 def _status_condition(status: str | None) -> ColumnElement[bool]:
     if status == STATUS_ALL:
         return true()
     if status:
-        return Ticket.status == status
-    return Ticket.status.in_(OPEN_STATUSES)
+        return Ticket.status == _code(status)
+    return _open()
 
 
-def _filter_conditions(filt: QueueFilter, now: datetime, tz: ZoneInfo,
-                       due_col) -> list[ColumnElement[bool]]:
+def _filter_conditions(filt: QueueFilter, now: datetime,
+                       tz: ZoneInfo) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [_status_condition(filt.status)]
     for column, value in ((Ticket.category, filt.category), (Ticket.kind, filt.kind),
                           (Ticket.area_id, filt.area_id), (Ticket.unit_id, filt.unit_id)):
@@ -247,9 +247,9 @@ def _filter_conditions(filt: QueueFilter, now: datetime, tz: ZoneInfo,
     if filt.due_within_days is not None:
         # due by the end of the local day N days from today (0 = today)
         last_day = now.astimezone(tz).date() + timedelta(days=filt.due_within_days)
-        conds.append(due_col < _local_midnight(last_day + timedelta(days=1), tz))
+        conds.append(Ticket.next_due_at < _local_midnight(last_day + timedelta(days=1), tz))
     if filt.overdue:
-        conds.append(_overdue_exists(now))
+        conds.append(_overdue(now))
     if filt.received_from:
         conds.append(Ticket.received_at >= _local_midnight(filt.received_from, tz))
     if filt.received_to:
@@ -273,20 +273,20 @@ def load_queue(session: Session, caller: Caller, filt: QueueFilter, now: datetim
     scope = _scope(session, caller)
     tabs = [t.key for t in tabs_for(session, caller)]
     tab = filt.tab if filt.tab in tabs else tabs[0]
-    open_visible = and_(scope.visible, Ticket.status.in_(OPEN_STATUSES))
 
-    counts_query = select(*[
-        func.coalesce(func.sum(case((_tab_condition(key, scope, now), 1), else_=0)), 0)
-        for key in tabs]).where(open_visible)
-    counts = dict(zip(tabs, session.execute(counts_query).one(), strict=True))
-    hidden = session.scalar(select(func.count()).select_from(Ticket).where(
-        scope.hidden, Ticket.status.in_(OPEN_STATUSES))) or 0
+    def tally(cond: ColumnElement[bool]):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    due = _next_due()
-    where = [scope.visible, _tab_condition(tab, scope, now),
-             *_filter_conditions(filt, now, tz, due.c.due_at)]
-    base = select(Ticket.id).outerjoin(due, due.c.ticket_id == Ticket.id).where(*where)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    # One pass over the open tickets of the caller's units (an index-only scan of
+    # ix_tickets_queue_scope): every tab's count and the hidden confidential ones.
+    *tab_counts, hidden = session.execute(
+        select(*[tally(and_(scope.visible, _tab_condition(key, scope, now))) for key in tabs],
+               tally(scope.hidden))
+        .where(_open(), or_(scope.visible, scope.hidden))).one()
+    counts = dict(zip(tabs, (int(n) for n in tab_counts), strict=True))
+
+    where = [scope.visible, _tab_condition(tab, scope, now), *_filter_conditions(filt, now, tz)]
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(filt.page, 1), pages)
 
@@ -294,17 +294,17 @@ def load_queue(session: Session, caller: Caller, filt: QueueFilter, now: datetim
                    else_=func.substr(Ticket.text, 1, SNIPPET_CHARS + 1))
     query = (select(Ticket.code, Ticket.status, Ticket.kind, Ticket.category, Ticket.urgent,
                     Ticket.received_at, Ticket.confidential, snippet.label("snippet"),
-                    due.c.due_at, Area.name, OrgUnit.name, Officer.full_name)
-             .outerjoin(due, due.c.ticket_id == Ticket.id)
+                    Ticket.next_due_at, Area.name, OrgUnit.name, Officer.full_name)
              .outerjoin(Area, Area.id == Ticket.area_id)
              .outerjoin(OrgUnit, OrgUnit.id == Ticket.unit_id)
              .outerjoin(Officer, Officer.id == Ticket.officer_id)
              .where(*where)
-             .order_by(Ticket.urgent.desc(), due.c.due_at.is_(None), due.c.due_at,
+             # the order of ix_tickets_queue, so a page of open tickets is an index scan
+             .order_by(Ticket.urgent.desc(), Ticket.next_due_at.asc().nulls_last(),
                        Ticket.received_at, Ticket.id)
              .limit(page_size).offset((page - 1) * page_size))
     rows = [_row(r, now, tz) for r in session.execute(query)]
-    return QueueResult(rows, counts, total, hidden, page, pages, tab)
+    return QueueResult(rows, counts, total, int(hidden), page, pages, tab)
 
 
 def _row(r, now: datetime, tz: ZoneInfo) -> QueueRow:

@@ -214,6 +214,21 @@ def ticket_in_relay(session: Session, channel: str, external_id: str,
         .order_by(Ticket.relay_until.desc(), Ticket.id.desc()).limit(1))
 
 
+def end_relay(session: Session, channel: str, external_id: str, now: datetime) -> int:
+    """The citizen pressed a button or typed a command: they chose where to go, so their next
+    messages are no longer relayed to a ticket. Returns how many relays ended."""
+    identity = identity_for(session, channel, external_id)
+    if identity is None or identity.citizen_id is None:
+        return 0
+    relayed = session.scalars(select(Ticket).where(Ticket.citizen_id == identity.citizen_id,
+                                                   Ticket.relay_until > now)).all()
+    for ticket in relayed:
+        ticket.relay_until = None
+        record_event(session, ticket, Caller.citizen(identity.citizen_id, channel).actor,
+                     "relay_ended", now)
+    return len(relayed)
+
+
 def ticket_of_message(session: Session, channel: str, external_id: str,
                       platform_message_id: str) -> str | None:
     """The ticket a message we sent to this account was about (a citizen replying to it)."""

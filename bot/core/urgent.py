@@ -74,7 +74,7 @@ RULES: list[Rule] = [
     # danger to property or passage now, lives not said to be at risk
     *_rules(False, "ngập sâu", "ngập ~ đến ngực", "ngập ~ quá đầu gối", "ngập ~ ngang ngực",
             "ngập ~ đến nóc", "ngập ~ tới nóc", "nước ~ dâng cao", "ngập ~ vào nhà ~ sâu",
-            "lũ ~ dâng", "vỡ đê", "tràn đê", "vỡ đập", "=vỡ ống nước lớn", "sụt lún",
+            "lũ ~ dâng", "vỡ đê", "tràn đê", "vỡ đập", "=vỡ ống nước lớn",
             "hố tử thần", "cây đổ", "đổ cây", "cây gãy ~ chắn"),
 ]
 # Phrases that only look like danger; their words are taken out before the rules run.

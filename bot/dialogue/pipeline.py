@@ -189,7 +189,9 @@ class Pipeline:
         if len(text) > MAX_DIALOGUE_TEXT:
             return self._finish(inbox_id, [(TOO_LONG_TEXT.format(
                 length=len(text), limit=MAX_DIALOGUE_TEXT), [])])
-        if not turn.steered and (ticket := self._ticket_context(key, turn)):
+        if turn.steered or turn.typed.startswith("/"):  # a button or a command: not relayed
+            self._end_relay(key)
+        elif ticket := self._ticket_context(key, turn):
             reply = await asyncio.to_thread(self._add_information, key, ticket, turn, inbox_id)
             return self._finish(inbox_id, [*notices, (reply, [])])
         try:
@@ -225,6 +227,12 @@ class Pipeline:
             return (replied
                     or service.ticket_waiting_for_information(session, channel, external_id)
                     or service.ticket_in_relay(session, channel, external_id, self.clock()))
+
+    def _end_relay(self, key: str) -> None:
+        """The citizen chose where to go: their next words are for the conversation."""
+        channel, external_id = service.split_sender(key)
+        with session_scope(self.db_url) as session:
+            service.end_relay(session, channel, external_id, self.clock())
 
     @staticmethod
     def _add_information(key: str, code: str, turn: Turn, inbox_id: int) -> str:

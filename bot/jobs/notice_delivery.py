@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -188,7 +189,11 @@ def _send_email(job: Job, settings: Settings) -> Outcome:
     if not job.officer_email:
         return Outcome(error=NO_EMAIL, held=True)
     try:
-        _smtp_send(email_message(job, settings, job.officer_email), settings)
+        message = email_message(job, settings, job.officer_email)
+    except ValueError:  # e.g. a line break in the stored address: never a header injection
+        return Outcome(error="địa chỉ e-mail không hợp lệ")
+    try:
+        _smtp_send(message, settings)
     except smtplib.SMTPRecipientsRefused:
         return Outcome(error="máy chủ thư từ chối địa chỉ người nhận")
     except smtplib.SMTPResponseException as error:
@@ -228,6 +233,22 @@ def _record(db_url: str, job: Job, outcome: Outcome, now: datetime) -> str:
         return row.status
 
 
+def _send(db_url: str, job: Job, settings: Settings) -> Outcome:
+    try:
+        if job.via == "push":
+            return _send_push(db_url, job, settings)
+        return _send_email(job, settings)
+    except Exception as error:  # a bug or an odd library error must not stop the batch
+        log.exception("notice_delivery_error", delivery_id=job.delivery_id, via=job.via)
+        return Outcome(error=f"lỗi không mong đợi ({type(error).__name__})", temporary=True)
+
+
+def _release(db_url: str, ids: list[int]) -> None:
+    with session_scope(db_url) as session:
+        session.execute(update(NoticeDelivery).where(NoticeDelivery.id.in_(ids))
+                        .values(claimed_until=None))
+
+
 def deliver_notices(db_url: str, settings: Settings | None = None,
                     clock: Clock = system_clock, limit: int = BATCH_SIZE) -> dict[str, int]:
     """Claim what is due, send it, record it. Returns counts per resulting status."""
@@ -236,9 +257,13 @@ def deliver_notices(db_url: str, settings: Settings | None = None,
     counts: dict[str, int] = {}
     if not ids:
         return counts
-    for job in _load(db_url, ids, settings):
-        outcome = (_send_push(db_url, job, settings) if job.via == "push"
-                   else _send_email(job, settings))
+    started = time.monotonic()
+    jobs = _load(db_url, ids, settings)
+    for index, job in enumerate(jobs):
+        if time.monotonic() - started > LEASE_SECONDS / 2:  # slow services: never outlive
+            _release(db_url, [j.delivery_id for j in jobs[index:]])  # the lease
+            break
+        outcome = _send(db_url, job, settings)
         status = _record(db_url, job, outcome, clock())
         counts[status] = counts.get(status, 0) + 1
         if outcome.error and not outcome.held:

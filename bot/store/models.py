@@ -155,10 +155,8 @@ class Ticket(Timestamped, Base):
     __table_args__ = (
         Index("ix_tickets_status_unit", "status", "unit_id"),
         Index("ix_tickets_received_at", "received_at"),
-        # The desk's queue: open tickets in queue order (urgent first, nearest deadline), and
-        # the columns its tab counts read, so both are index scans with 100,000 tickets.
-        Index("ix_tickets_queue", text("urgent DESC"), "next_due_at", "received_at", "id",
-              postgresql_where=text(OPEN_TICKETS_SQL), sqlite_where=text(OPEN_TICKETS_SQL)),
+        # The desk's queue counts open tickets from this index alone (ix_tickets_queue, below
+        # the class, holds its order), so both stay index scans with 100,000 tickets.
         Index("ix_tickets_queue_scope", "unit_id", "officer_id", "status", "confidential",
               "next_due_at", postgresql_where=text(OPEN_TICKETS_SQL),
               sqlite_where=text(OPEN_TICKETS_SQL)),
@@ -215,6 +213,11 @@ class Ticket(Timestamped, Base):
         order_by="TicketEvent.id", back_populates="ticket"
     )
     attachments: Mapped[list[Attachment]] = relationship(back_populates="ticket")
+
+
+# The desk's queue order of open tickets: urgent first, then the nearest deadline.
+Index("ix_tickets_queue", Ticket.urgent.desc(), Ticket.next_due_at, Ticket.received_at,
+      Ticket.id, postgresql_where=text(OPEN_TICKETS_SQL), sqlite_where=text(OPEN_TICKETS_SQL))
 
 
 class TicketNote(Base):

@@ -78,21 +78,25 @@ async def login_submit(request: web.Request) -> web.Response:
     ok = await asyncio.to_thread(verify_password, stored, password)
     throttle = Throttle(settings.login_max_failures,
                         timedelta(minutes=settings.login_lockout_minutes))
+    token = started = None
+    # (render only after the transaction: a page opens its own session)
     with session_scope(sec.db_url(request)) as session:
         if not ok or officer is None:
             started = record_failure(session, keys, now, throttle)
-            log.info("desk_login_failed", locked=started is not None)
-            if started is not None:
-                return sec.render(request, "desk/login.html", {
-                    **context, "error": LOCKED_TEXT.format(
-                        minutes=_lock_minutes(started, now))}, status=429)
-            return sec.render(request, "desk/login.html", {**context, "error": WRONG_TEXT},
-                              status=401)
-        clear_failures(session, keys[0])
-        revoke_session(session, request.cookies.get(sec.SESSION_COOKIE), now)
-        token = create_session(session, officer.id, now, settings.desk_session_hours)
-        if stored and needs_rehash(stored):
-            session.get(Officer, officer.id).password_hash = hash_password(password)
+        else:
+            clear_failures(session, keys[0])
+            revoke_session(session, request.cookies.get(sec.SESSION_COOKIE), now)
+            token = create_session(session, officer.id, now, settings.desk_session_hours)
+            if stored and needs_rehash(stored):
+                session.get(Officer, officer.id).password_hash = hash_password(password)
+    if token is None:
+        log.info("desk_login_failed", locked=started is not None)
+        if started is not None:
+            return sec.render(request, "desk/login.html", {
+                **context, "error": LOCKED_TEXT.format(minutes=_lock_minutes(started, now))},
+                status=429)
+        return sec.render(request, "desk/login.html", {**context, "error": WRONG_TEXT},
+                          status=401)
     log.info("desk_login", officer_id=officer.id)
     response = web.HTTPFound(target)
     sec.set_session_cookie(response, request, token)

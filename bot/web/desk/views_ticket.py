@@ -6,9 +6,7 @@ a ticket the officer may not handle (a tố cáo above all) is "not found"."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import structlog
@@ -16,9 +14,10 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from bot.core import desk
+from bot.core.attachments import MEDIA_TYPES
 from bot.core.authz import Caller, NotAllowed
 from bot.core.context import CoreContext
-from bot.core.ticket_view import ticket_page
+from bot.core.ticket_view import DOCUMENT_LABELS, ticket_page
 from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
 from bot.store.models import Attachment, DataAccessLog, Ticket
@@ -30,13 +29,13 @@ TICKET_TEMPLATE = "desk/ticket.html"
 ERROR_TEMPLATE = "desk/_ticket_error.html"
 CODE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9-]{2,39}"
 FILE_PURPOSE = "xem tệp đính kèm của đơn"
+PDF = "application/pdf"
+PDF_MAX_BYTES = 10 * 1024 * 1024
 # What the desk shows in the browser itself; anything else is downloaded, never rendered.
-INLINE_TYPES = frozenset({
-    "image/jpeg", "image/png", "image/webp", "image/heic", "image/heif",
-    "video/mp4", "video/quicktime", "video/webm", "video/3gpp",
-    "audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/webm", "audio/wav",
-    "audio/x-m4a", "audio/amr", "audio/3gpp", "application/pdf"})
+INLINE_TYPES = frozenset({PDF, *(t for types in MEDIA_TYPES.values() for t in types)})
+# A file opened on its own runs nothing (Chromium's PDF viewer still shows a PDF under it).
 FILE_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+DOCUMENT_KIND_CHOICES = [(kind, DOCUMENT_LABELS.get(kind, kind)) for kind in desk.DOCUMENT_KINDS]
 
 NOT_FOUND_TITLE = "Không tìm thấy đơn"
 NOT_FOUND_TEXT = ("Không tìm thấy đơn này, hoặc đơn không thuộc phạm vi xử lý của anh/chị. "
@@ -68,14 +67,9 @@ class TemplateChoice:
     body: str
 
 
-async def resolved(value: Any) -> Any:
-    """Take a plain value or an awaitable alike."""
-    return await value if inspect.isawaitable(value) else value
-
-
-async def desk_user(request: web.Request) -> security.DeskUser:
+def desk_user(request: web.Request) -> security.DeskUser:
     """The logged-in officer (GET: redirect to the login page; POST: 403)."""
-    return await resolved(security.require_user(request))
+    return security.require_user(request)
 
 
 def storage_of(request: web.Request) -> LocalFileStorage:
@@ -86,21 +80,16 @@ def ticket_url(code: str) -> str:
     return f"/desk/tickets/{quote(code)}"
 
 
-async def render_page(request: web.Request, template: str, context: dict[str, Any],
-                      status: int = 200) -> web.StreamResponse:
-    return await resolved(security.render(request, template, context, status=status))
-
-
-async def error_page(request: web.Request, status: int, title: str, text: str,
-                     code: str | None = None) -> web.StreamResponse:
+def error_page(request: web.Request, status: int, title: str, text: str,
+               code: str | None = None) -> web.Response:
     """A polite page instead of a traceback; links back to the ticket when there is one."""
-    return await render_page(request, ERROR_TEMPLATE, {
+    return security.render(request, ERROR_TEMPLATE, {
         "title": title, "message": text, "status": status,
-        "back_url": ticket_url(code) if code else None}, status)
+        "back_url": ticket_url(code) if code else None}, status=status)
 
 
-async def not_found(request: web.Request) -> web.StreamResponse:
-    return await error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
+def not_found(request: web.Request) -> web.Response:
+    return error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
 
 
 def redirect_to_ticket(request: web.Request, code: str, action: str,
@@ -124,28 +113,23 @@ def _load_page(url: str, caller: Caller, code: str, ctx: CoreContext, threshold:
 
 async def ticket_view(request: web.Request) -> web.StreamResponse:
     """GET /desk/tickets/<CODE>. `?template=ID` fills the answer box without JavaScript."""
-    user = await desk_user(request)
+    user = desk_user(request)
     code = request.match_info["code"].upper()
     try:
         page, templates = await asyncio.to_thread(
             _load_page, security.db_url(request), user.caller, code,
             security.core_context(request), security.settings_of(request).duplicate_similarity)
     except desk.TicketNotFound:
-        return await not_found(request)
+        return not_found(request)
     except NotAllowed as refused:
-        return await error_page(request, 403, "Không có quyền", str(refused))
+        return error_page(request, 403, "Không có quyền", str(refused))
     chosen = next((t for t in templates if str(t.id) == request.query.get("template")), None)
-    return await render_page(request, TICKET_TEMPLATE, {
+    return security.render(request, TICKET_TEMPLATE, {
         "page": page, "templates": templates, "chosen_template": chosen,
         "answer_prefill": chosen.body if chosen else "",
         "ticket_url": ticket_url(page.code), "document_kinds": DOCUMENT_KIND_CHOICES,
         "csrf_field": security.CSRF_FIELD, "csrf_value": user.csrf_token,
         "pdf_max_mb": PDF_MAX_BYTES // (1024 * 1024)})
-
-
-DOCUMENT_KIND_CHOICES = [("acceptance", "Thông báo thụ lý"), ("decision", "Quyết định giải quyết"),
-                         ("extension", "Quyết định gia hạn"), ("answer", "Văn bản trả lời")]
-PDF_MAX_BYTES = 10 * 1024 * 1024
 
 
 def _file_for(url: str, caller: Caller, attachment_id: int, now) -> tuple[str, str] | None:
@@ -177,18 +161,18 @@ def _may_see(session: Session, caller: Caller, ticket: Ticket | None) -> bool:
 async def attachment_view(request: web.Request) -> web.StreamResponse:
     """GET /desk/attachments/<id>: a photo, video, voice note or signed PDF of a ticket, to
     those who may see the ticket only (404 for everyone else, so ids reveal nothing)."""
-    user = await desk_user(request)
+    user = desk_user(request)
     attachment_id = int(request.match_info["id"])
     found = await asyncio.to_thread(_file_for, security.db_url(request), user.caller,
                                     attachment_id, security.now(request))
     if found is None:
-        return await error_page(request, 404, "Không tìm thấy tệp", FILE_NOT_FOUND_TEXT)
+        return error_page(request, 404, "Không tìm thấy tệp", FILE_NOT_FOUND_TEXT)
     key, content_type = found
     try:
         data = await asyncio.to_thread(storage_of(request).get, key)
     except (OSError, ValueError):
         log.warning("desk_attachment_missing", attachment_id=attachment_id)
-        return await error_page(request, 404, "Không tìm thấy tệp", FILE_NOT_FOUND_TEXT)
+        return error_page(request, 404, "Không tìm thấy tệp", FILE_NOT_FOUND_TEXT)
     inline = content_type in INLINE_TYPES
     return web.Response(body=data, headers={
         "Content-Type": content_type if inline else "application/octet-stream",

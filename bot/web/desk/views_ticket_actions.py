@@ -31,13 +31,13 @@ from bot.web.desk.views_ticket import (
     error_page,
     not_found,
     redirect_to_ticket,
-    resolved,
     storage_of,
 )
 
 log = structlog.get_logger(__name__)
 
 FIELD_MAX_BYTES = 32 * 1024  # a text field (4000 characters of Vietnamese fit easily)
+MAX_FIELDS = 20  # the largest form has 7
 CHUNK = 256 * 1024
 PDF_MAGIC = b"%PDF-"
 BAD_FORM_TITLE = "Thông tin chưa hợp lệ"
@@ -95,12 +95,14 @@ async def read_form(request: web.Request) -> ActionForm:
                         raise FormError("Chỉ nhận một tệp PDF (văn bản đã ký).")
                     form.pdf = data
                 continue
+            if len(form.fields) >= MAX_FIELDS:
+                raise FormError("Biểu mẫu không hợp lệ.")
             data = await _read(part, FIELD_MAX_BYTES, "Nội dung dài quá.")
             if part.name:
                 form.fields.add(part.name, data.decode("utf-8"))
-    except (ValueError, AssertionError) as error:  # broken multipart or not UTF-8
-        if isinstance(error, FormError):
-            raise
+    except FormError:
+        raise
+    except (ValueError, AssertionError):  # broken multipart, or not UTF-8
         raise FormError("Biểu mẫu không hợp lệ.") from None
     return form
 
@@ -304,25 +306,25 @@ def _drop_unused(url: str, storage: LocalFileStorage, key: str) -> None:
 
 def action_view(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
-        user = await desk_user(request)
+        user = desk_user(request)
         code = request.match_info["code"].upper()
         try:
             form = await read_form(request)
         except FormError as error:
-            return await error_page(request, 400, BAD_FORM_TITLE, str(error), code)
-        await resolved(security.check_csrf(request, form.fields))
+            return error_page(request, 400, BAD_FORM_TITLE, str(error), code)
+        security.check_csrf(request, form.fields)
         try:
             code, still_mine = await asyncio.to_thread(
                 _run, security.db_url(request), storage_of(request), name, user.caller, code,
                 security.core_context(request), form)
         except (Hidden, desk.TicketNotFound):
-            return await not_found(request)
+            return not_found(request)
         except FormError as error:
-            return await error_page(request, 400, BAD_FORM_TITLE, str(error), code)
+            return error_page(request, 400, BAD_FORM_TITLE, str(error), code)
         except NotAllowed as refused:
-            return await error_page(request, 403, REFUSED_TITLE, str(refused), code)
+            return error_page(request, 403, REFUSED_TITLE, str(refused), code)
         except IllegalTransition:
-            return await error_page(request, 409, REFUSED_TITLE, WRONG_STATE_TEXT, code)
+            return error_page(request, 409, REFUSED_TITLE, WRONG_STATE_TEXT, code)
         log.info("desk_action", action=name, ticket=code, officer_id=user.caller.id)
         raise redirect_to_ticket(request, code, name, back_to_queue=not still_mine)
 

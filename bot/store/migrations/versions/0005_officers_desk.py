@@ -30,6 +30,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("duplicate_of_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("relay_until", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("search_text", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("next_due_at", UTCDateTime(), nullable=True))
         batch_op.create_foreign_key("fk_tickets_duplicate_of_id_tickets", "tickets",
                                     ["duplicate_of_id"], ["id"])
         batch_op.create_index("ix_tickets_duplicate_of_id", ["duplicate_of_id"])
@@ -189,9 +190,63 @@ def upgrade() -> None:
     # The queue sorts by deadline and filters by unit/officer/status; these keep it fast.
     op.create_index("ix_ticket_clocks_due", "ticket_clocks", ["stopped_at", "due_at"])
     op.create_index("ix_tickets_received_at", "tickets", ["received_at"])
+    _create_queue_order()
+
+
+# tickets.next_due_at: the nearest deadline of a ticket's clocks that run, or were paused after
+# their deadline passed (still late). Triggers on ticket_clocks keep it, whatever code changes
+# a clock, so the queue sorts and counts from one indexed table. NOTE for later migrations on
+# SQLite: drop these triggers before a batch (copy-and-move) alteration of tickets or
+# ticket_clocks, and create them again after.
+OPEN_TICKETS = "status IN ('received', 'accepted', 'assigned', 'in_progress', 'need_info')"
+NEXT_DUE = ("(SELECT min(c.due_at) FROM ticket_clocks c WHERE c.ticket_id = {id} "
+            "AND c.stopped_at IS NULL AND (c.paused_at IS NULL OR c.paused_at > c.due_at))")
+SQLITE_TRIGGERS = {"insert": ("INSERT", "NEW"), "update": ("UPDATE OF due_at, paused_at, "
+                                                           "stopped_at", "NEW"),
+                   "delete": ("DELETE", "OLD")}
+
+
+def _create_queue_order() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for name, (event, row) in SQLITE_TRIGGERS.items():
+            op.execute(
+                f"CREATE TRIGGER ticket_clocks_next_due_{name} AFTER {event} ON ticket_clocks "
+                f"BEGIN UPDATE tickets SET next_due_at = {NEXT_DUE.format(id=row + '.ticket_id')}"
+                f" WHERE id = {row}.ticket_id; END")
+    else:
+        op.execute(
+            "CREATE FUNCTION ticket_clocks_next_due() RETURNS trigger AS $$ "
+            "DECLARE tid integer; due timestamp; BEGIN "
+            "IF TG_OP = 'DELETE' THEN tid := OLD.ticket_id; ELSE tid := NEW.ticket_id; END IF; "
+            f"due := {NEXT_DUE.format(id='tid')}; "
+            "UPDATE tickets SET next_due_at = due WHERE id = tid "
+            "AND next_due_at IS DISTINCT FROM due; RETURN NULL; END $$ LANGUAGE plpgsql")
+        op.execute(
+            "CREATE TRIGGER ticket_clocks_next_due AFTER INSERT OR DELETE OR UPDATE OF due_at, "
+            "paused_at, stopped_at ON ticket_clocks "
+            "FOR EACH ROW EXECUTE FUNCTION ticket_clocks_next_due()")
+    op.execute(f"UPDATE tickets SET next_due_at = {NEXT_DUE.format(id='tickets.id')}")
+    op.create_index("ix_tickets_queue", "tickets", [sa.text("urgent DESC"), "next_due_at",
+                                                    "received_at", "id"],
+                    postgresql_where=sa.text(OPEN_TICKETS), sqlite_where=sa.text(OPEN_TICKETS))
+    op.create_index("ix_tickets_queue_scope", "tickets",
+                    ["unit_id", "officer_id", "status", "confidential", "next_due_at"],
+                    postgresql_where=sa.text(OPEN_TICKETS), sqlite_where=sa.text(OPEN_TICKETS))
+
+
+def _drop_queue_order() -> None:
+    op.drop_index("ix_tickets_queue_scope", table_name="tickets")
+    op.drop_index("ix_tickets_queue", table_name="tickets")
+    if op.get_bind().dialect.name == "sqlite":
+        for name in SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER ticket_clocks_next_due_{name}")
+    else:
+        op.execute("DROP TRIGGER ticket_clocks_next_due ON ticket_clocks")
+        op.execute("DROP FUNCTION ticket_clocks_next_due()")
 
 
 def downgrade() -> None:
+    _drop_queue_order()
     op.drop_index("ix_tickets_received_at", table_name="tickets")
     op.drop_index("ix_ticket_clocks_due", table_name="ticket_clocks")
     for table in ("admin_changes", "ticket_documents", "nlu_corrections", "answer_templates",
@@ -211,6 +266,6 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_duplicate_of_id")
         batch_op.drop_constraint("fk_tickets_duplicate_of_id_tickets", type_="foreignkey")
-        for column in ("search_text", "relay_until", "duplicate_of_id", "status_before_info", "urgent",
+        for column in ("next_due_at", "search_text", "relay_until", "duplicate_of_id", "status_before_info", "urgent",
                        "nlu_confidence", "predicted_kind", "predicted_category"):
             batch_op.drop_column(column)

@@ -54,6 +54,12 @@
       .then(function () { return navigator.serviceWorker.ready; });
   }
 
+  function currentSubscription() {  // without registering a worker nobody asked for
+    return navigator.serviceWorker.getRegistration('/desk/').then(function (reg) {
+      return reg ? reg.pushManager.getSubscription() : null;
+    });
+  }
+
   function show(subscription) {
     if (subscription && Notification.permission === 'granted') {
       button.textContent = 'Tắt thông báo';
@@ -93,13 +99,12 @@
   }
 
   function disable() {
-    return registration().then(function (reg) { return reg.pushManager.getSubscription(); })
-      .then(function (subscription) {
-        if (!subscription) return null;
-        return post('/desk/push/unsubscribe', { endpoint: subscription.endpoint })
-          .then(function () { return subscription.unsubscribe(); })
-          .then(function () { return null; });
-      });
+    return currentSubscription().then(function (subscription) {
+      if (!subscription) return null;
+      return post('/desk/push/unsubscribe', { endpoint: subscription.endpoint })
+        .then(function () { return subscription.unsubscribe(); })
+        .then(function () { return null; });
+    });
   }
 
   button.addEventListener('click', function () {
@@ -109,6 +114,5 @@
     }).then(function () { button.disabled = false; });
   });
 
-  registration().then(function (reg) { return reg.pushManager.getSubscription(); })
-    .then(show, function () { show(null); });
+  currentSubscription().then(show, function () { show(null); });
 }());
