@@ -70,12 +70,14 @@ def login(page, username: str, password: str) -> None:
 # In the page: elements narrower than 44x44 CSS px that a finger must hit (links, buttons,
 # inputs, selects), and whether the document is wider than the viewport.
 SMALL_TARGETS_JS = """
-() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
-  .filter(el => { const s = getComputedStyle(el); return s.display !== 'none' && s.visibility !== 'hidden'
-                  && el.getClientRects().length; })
+() => [...document.querySelectorAll(
+         'a[href], button, input:not([type=hidden]), select, textarea, summary')]
+  .filter(el => { const s = getComputedStyle(el);
+                  return s.display !== 'none' && s.visibility !== 'hidden'
+                         && el.getClientRects().length; })
   .map(el => { const r = el.getBoundingClientRect();
-               return {tag: el.tagName, text: (el.innerText || el.name || el.value || '').slice(0, 40),
-                       w: Math.round(r.width), h: Math.round(r.height)}; })
+               const text = (el.innerText || el.name || el.value || '').slice(0, 40);
+               return {tag: el.tagName, text, w: Math.round(r.width), h: Math.round(r.height)}; })
   .filter(r => r.w < 44 || r.h < 44)
 """
 OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -35,7 +36,7 @@ from bot.core.corrections import (
 from bot.core.messaging import Inbound, Outbound, queue_outbound, store_inbound
 from bot.dialogue import rasa_runtime
 from bot.dialogue.nlu_eval import read_report_yaml
-from bot.dialogue.pipeline import Pipeline
+from bot.dialogue.pipeline import FLOOD_WINDOW, Pipeline
 from bot.dialogue.rasa_client import RasaClient
 from bot.dialogue.training_consent import (
     BUTTONS,
@@ -103,8 +104,11 @@ def test_masking_hides_phones_names_and_house_numbers_but_keeps_places_and_amoun
     assert mask_personal_data("Chị Lan nhà số 12 Lê Lợi, CCCD 001203004567") == (
         f"Chị {NAME_MASK} nhà số {HOUSE_MASK} Lê Lợi, CCCD {PHONE_MASK}")
     kept = ("Tôi là người dân thôn số 2, nhà 2 tầng bị nứt, thiệt hại 200.000.000 đồng. "
-            "Kính gửi Ông/Bà, ông Chủ tịch xã đã hứa; bà con xóm 4 có 3 người bị ngã.")
+            "Kính gửi Ông/Bà, ông Chủ tịch xã đã hứa; bà con xóm 4 có 3 người bị ngã. "
+            "Tôi đã báo anh. Sáng nay vẫn chưa ai đến.")
     assert mask_personal_data(kept) == kept
+    assert mask_personal_data("Họ tên: Lê Văn Tám. Ông Bảy") == (
+        f"Họ tên: {NAME_MASK}. Ông {NAME_MASK}")
 
 
 # --- predictions at filing ------------------------------------------------------------------
@@ -384,27 +388,19 @@ def test_web_chat_journey_records_the_reading_and_asks_once_after_the_receipt(tm
     parse that reaches the action server carries the classifier's reading."""
     import httpx
 
-    from tests.e2e import (
-        CODE,
-        REPORT,
-        file_report,
-        press,
-        running_setup,
-        say,
-        start_and_consent,
-        to_summary,
-    )
+    from tests import e2e
 
-    with running_setup(tmp_path) as setup, httpx.Client() as client:
-        start_and_consent(client, setup)
-        receipt = press(client, setup, to_summary(client, setup, say(client, setup,
-                                                                   text=REPORT)), "Gửi")
-        code = CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
+    with e2e.running_setup(tmp_path) as setup, httpx.Client() as client:
+        e2e.start_and_consent(client, setup)
+        receipt = e2e.press(client, setup, e2e.to_summary(client, setup, e2e.say(
+            client, setup, text=e2e.REPORT)), "Gửi")
+        code = e2e.CODE.search(" ".join(m["text"] or "" for m in receipt))[0]
         assert receipt[-1]["text"] == QUESTION_TEXT
         assert [b["title"] for b in receipt[-1]["buttons"]] == ["Đồng ý", "Không"]
-        thanks = press(client, setup, receipt[-1:], "Đồng ý")
+        thanks = e2e.press(client, setup, receipt[-1:], "Đồng ý")
         assert [m["text"] for m in thanks] == [YES_TEXT]
-        second = file_report(client, setup, "Đèn đường ở thôn 2 hỏng cả tuần nay, tối rất tối")
+        time.sleep(FLOOD_WINDOW.total_seconds() + 1)  # a citizen typing, not a flood
+        second = e2e.file_report(client, setup, "Đèn đường ở thôn 2 hỏng cả tuần nay, tối rất tối")
         with session_scope(setup.db_url) as session:
             ticket = session.scalar(select(Ticket).where(Ticket.code == code))
             assert ticket.predicted_category == ticket.category == "ha_tang"

@@ -14,6 +14,7 @@ from bot.core.notices import store_notice, unread_count
 from bot.store.db import session_scope
 from bot.store.desk_models import AdminChange, AnswerTemplate, OfficerNotice
 from bot.store.models import Area, FaqEntry, Officer, OrgUnit, RoutingRule, Ticket
+from tests.conftest import BACKENDS
 from tests.desk_client import csrf, login, make_app, page_token, run, with_passwords
 from tests.helpers import NOW, TestClock, make_ticket
 
@@ -53,6 +54,7 @@ def test_queue_lists_urgent_first_then_by_deadline_with_tab_counts(app_env):
         assert "Của tôi" in html and "Quá hạn" in html
         assert "còn " in html  # time left
         assert '<span class="count">3</span>' in html  # the unit tab counts three
+        assert "Phân loại theo tuần" in html  # a unit head sees the triage figures
 
     run(make_app(clock=TestClock(NOW + timedelta(hours=3))), scenario=scenario)
 
@@ -76,6 +78,7 @@ def test_queue_filters_live_in_the_url_and_search_ignores_diacritics(app_env):
     run(make_app(), scenario=scenario)
 
 
+@pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 def test_queue_json_brings_a_new_ticket_without_a_reload(app_env):
     with_passwords(app_env, "truongkt")
     seed_queue(app_env)
@@ -137,6 +140,7 @@ async def admin_post(client, path: str, data: dict) -> str:
     return await response.text()
 
 
+@pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 def test_admin_pages_create_and_edit_every_kind_of_record_with_an_audit_row(app_env):
     with_passwords(app_env, "quantri")
     with session_scope(app_env) as session:
@@ -231,5 +235,30 @@ def test_free_text_from_citizens_officers_and_admins_renders_as_text(app_env):
         assert code in html and ESCAPED in html and XSS not in html
         html = await (await officer.get(f"/desk/?tab=unit&q={XSS}")).text()
         assert XSS not in html
+
+    run(make_app(), make_app(), scenario=scenario)
+
+
+def test_a_denunciation_is_counted_but_never_listed_for_an_officer_who_may_not_see_it(app_env):
+    with_passwords(app_env, "quantri", "chutich")
+    secret = make_ticket(app_env, "Tố cáo cán bộ địa chính nhận tiền", kind="to_cao",
+                         category="can_bo")
+    with session_scope(app_env) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == secret))
+        assert ticket.confidential
+
+    async def scenario(admin_client, handler):
+        await login(admin_client, "quantri")
+        for path in ("/desk/?tab=unit", f"/desk/?tab=unit&q={secret}",
+                     "/desk/?tab=unit&status=all&q=dia+chinh"):
+            html = await (await admin_client.get(path)).text()
+            assert f"/desk/tickets/{secret}" not in html and "nhận tiền" not in html, path
+        html = await (await admin_client.get("/desk/?tab=unit")).text()
+        assert "1 đơn tố cáo bảo mật không hiển thị" in html
+        data = await (await admin_client.get("/desk/queue.json?tab=unit")).json()
+        assert f"/desk/tickets/{secret}" not in data["html"]
+        await login(handler, "chutich")
+        html = await (await handler.get("/desk/?tab=unit")).text()
+        assert f"/desk/tickets/{secret}" in html
 
     run(make_app(), make_app(), scenario=scenario)

@@ -254,6 +254,9 @@ def test_desk_pages_carry_the_security_headers(app_env):
             assert headers["Cache-Control"] == "no-store"
             html = await response.text()
             assert "<script>" not in html and " style=" not in html  # nothing inline for CSP
+        missing = await client.get("/desk/khong-co-trang-nay")
+        assert missing.status == 404 and "Không tìm thấy" in await missing.text()
+        assert missing.headers["X-Frame-Options"] == "DENY"
 
     run(make_app(), scenario=scenario)
 
@@ -303,3 +306,71 @@ def test_officer_passwd_reads_the_password_from_stdin_and_ends_sessions(db_url):
     # the password is never an argument
     extra = cli(db_url, "officer", "passwd", "kinhte", "mat-khau-tu-stdin-02")
     assert extra.returncode != 0
+
+
+def test_behind_a_local_proxy_each_forwarded_address_has_its_own_throttle(app_env):
+    with_passwords(app_env, "truongkt")
+    settings = load_settings()
+
+    async def attempt(client, username, password, address, expect):
+        page = await client.get("/desk/login")
+        response = await client.post("/desk/login", data={
+            "username": username, "password": password, "csrf_token": csrf(await page.text())},
+            headers={"X-Forwarded-For": f"10.9.9.9, {address}"}, allow_redirects=False)
+        assert response.status == expect, address
+
+    async def scenario(client):
+        for n in range(settings.login_max_failures):
+            expect = 429 if n == settings.login_max_failures - 1 else 401
+            await attempt(client, f"doan{n}", "sai-mat-khau-roi", "203.0.113.5", expect)
+        await attempt(client, "truongkt", PASSWORD, "203.0.113.5", 429)
+        await attempt(client, "truongkt", PASSWORD, "203.0.113.9", 302)  # the office is fine
+
+    run(make_app(settings), scenario=scenario)
+
+
+def _on_a_terminal(url: str, username: str, *answers: str) -> tuple[str, int]:
+    """Run `nghedan officer passwd` on a pseudo-terminal, typing each answer at its prompt."""
+    import pty
+    import time
+
+    env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": "/tmp"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, with the terminal as its controlling tty
+        os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "officer", "passwd",
+                                   username], env)
+    out = b""
+
+    def read_until(marker: bytes, seconds: float = 60) -> None:
+        nonlocal out
+        end = time.monotonic() + seconds
+        while marker not in out and time.monotonic() < end:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out += chunk
+
+    for prompt, answer in zip(("Mật khẩu mới".encode(), "Nhập lại".encode()), answers,
+                              strict=True):
+        read_until(prompt)
+        time.sleep(0.3)  # the prompt turns echo off (and flushes) before we type
+        os.write(fd, answer.encode() + b"\n")
+    read_until(b"\n\n", 30)
+    read_until(b"\x00", 5)  # the rest, until the command exits
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+def test_officer_passwd_on_a_terminal_asks_twice_without_echo(db_url):
+    secret = "mat-khau-go-tren-may-01"
+    text, code = _on_a_terminal(db_url, "kinhte", secret, secret)
+    assert code == 0 and "Đã đặt mật khẩu" in text
+    assert secret not in text  # never echoed
+    assert verify_password(officer(db_url, "kinhte").password_hash, secret)
+    text, code = _on_a_terminal(db_url, "kinhte", "mat-khau-khac-002", "khong-giong-003")
+    assert code == 1 and "không giống nhau" in text
+    assert verify_password(officer(db_url, "kinhte").password_hash, secret)

@@ -119,6 +119,26 @@ def test_urgent_report_has_an_hours_clock_and_reaches_head_and_on_call_at_once(a
 
 
 @pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
+def test_an_urgent_ticket_transferred_is_urgent_news_for_the_new_units_on_call_officer(app_env):
+    ctx = context()
+    with session_scope(app_env) as session:
+        session.scalar(select(Officer).where(Officer.username == "congan")).on_call = True
+    receipt = service.submit_report("web:c1", "Hai nhóm thanh niên đánh nhau ở ngã ba thôn 3",
+                                    "Thôn 3", "inbox:1", category="ha_tang", ctx=ctx)
+    with session_scope(app_env) as session:
+        head = Caller.officer(session.scalar(select(Officer.id).where(
+            Officer.username == "truongkt")))
+        desk.transfer_to_unit(session, head, receipt.code, ctx, "xa-an-binh-cong-an",
+                              "Việc của công an xã")
+        ticket = session.scalar(select(Ticket).where(Ticket.code == receipt.code))
+        told = [n for n in session.scalars(select(OfficerNotice).where(
+            OfficerNotice.ticket_id == ticket.id, OfficerNotice.officer_id == ticket.officer_id))]
+        assert session.get(Officer, ticket.officer_id).username == "congan"
+        assert [(n.kind, n.text.split(",")[0]) for n in told] == [
+            ("urgent", f"KHẨN CẤP: đơn {receipt.code} báo nguy hiểm được chuyển tới Công an xã")]
+
+
+@pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 def test_the_nlu_flag_alone_makes_a_report_urgent_and_an_officer_clears_a_wrong_one(app_env):
     ctx = context()
     receipt = service.submit_report("web:c1", "Cống thôn 3 tắc, nước tràn vào nhà",

@@ -1,5 +1,6 @@
 """Admin CRUD for the desk: units, areas and aliases, officers (roles, on-call, e-mail,
-deactivation, invite codes), routing rules, FAQ entries and answer templates. Every call needs
+deactivation, invite codes), routing rules, and (in bot/core/answers.py, re-exported here) FAQ
+entries and answer templates. Every call needs
 Role.ADMIN and writes an AdminChange row naming the fields changed (never their values: they
 may be personal). All of it lives in DB rows that routing, the FAQ and the desk read on each
 use, so a change takes effect at once, with no restart or retraining.
@@ -9,7 +10,7 @@ Errors a form can show are AdminError (a ValueError with a Vietnamese message)."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from bot.core.authz import Caller, require_role
 from bot.core.officers import create_invite
 from bot.core.taxonomy import AreaKind, Category, Kind, Role, UnitLevel
 from bot.store.desk_models import AdminChange, DeskSession
-from bot.store.models import Area, FaqEntry, Officer, OfficerRole, OrgUnit, RoutingRule
+from bot.store.models import Area, Officer, OfficerRole, OrgUnit, RoutingRule
 from bot.store.types import utcnow
 
 T = TypeVar("T")
@@ -59,6 +60,13 @@ def only_fields(changes: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(changes) - allowed
     if unknown:
         raise AdminError(f"Không sửa được trường: {', '.join(sorted(unknown))}.")
+
+
+def cleaned(changes: dict[str, Any], cleaners: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    """The changes with each value checked and normalised by its field's cleaner; a field
+    without a cleaner may not be changed."""
+    only_fields(changes, set(cleaners))
+    return {name: cleaners[name](value) for name, value in changes.items()}
 
 
 def get_or_fail(session: Session, model: type[T], entity_id: int | None, what: str) -> T:
@@ -116,11 +124,9 @@ def update_unit(session: Session, caller: Caller, unit_id: int, now: datetime | 
     """Fields: name, level, parent_id, is_triage, active."""
     admin = admin_of(session, caller)
     unit = get_or_fail(session, OrgUnit, unit_id, "đơn vị")
-    only_fields(changes, {"name", "level", "parent_id", "is_triage", "active"})
-    if "name" in changes:
-        changes["name"] = required_text(changes["name"], "tên đơn vị")
-    if "level" in changes:
-        changes["level"] = choice(UnitLevel, changes["level"], "Cấp đơn vị")
+    changes = cleaned(changes, {"name": lambda v: required_text(v, "tên đơn vị"),
+                                "level": lambda v: choice(UnitLevel, v, "Cấp đơn vị"),
+                                "parent_id": lambda v: v, "is_triage": bool, "active": bool})
     if changes.get("parent_id") is not None:
         parent = get_or_fail(session, OrgUnit, changes["parent_id"], "đơn vị cấp trên")
         ancestor: OrgUnit | None = parent
@@ -128,9 +134,6 @@ def update_unit(session: Session, caller: Caller, unit_id: int, now: datetime | 
             if ancestor.id == unit.id:
                 raise AdminError("Đơn vị cấp trên không thể là chính nó hoặc đơn vị cấp dưới.")
             ancestor = ancestor.parent
-    for flag in ("is_triage", "active"):
-        if flag in changes:
-            changes[flag] = bool(changes[flag])
     if unit.is_triage and unit.active and (changes.get("is_triage") is False
                                            or changes.get("active") is False):
         others = session.scalar(select(OrgUnit.id).where(
@@ -188,16 +191,10 @@ def update_area(session: Session, caller: Caller, area_id: int, now: datetime | 
     """Fields: name, kind, aliases (a list of names), is_remote."""
     admin = admin_of(session, caller)
     area = get_or_fail(session, Area, area_id, "thôn/tổ")
-    only_fields(changes, {"name", "kind", "aliases", "is_remote"})
-    if "name" in changes:
-        changes["name"] = required_text(changes["name"], "tên thôn/tổ")
-    if "kind" in changes:
-        changes["kind"] = choice(AreaKind, changes["kind"], "Loại địa bàn")
-    if "aliases" in changes:
-        changes["aliases"] = _aliases(changes["aliases"])
-    if "is_remote" in changes:
-        changes["is_remote"] = bool(changes["is_remote"])
-    changed = apply_changes(area, changes)
+    changed = apply_changes(area, cleaned(changes, {
+        "name": lambda v: required_text(v, "tên thôn/tổ"),
+        "kind": lambda v: choice(AreaKind, v, "Loại địa bàn"), "aliases": _aliases,
+        "is_remote": bool}))
     if changed:
         audit(session, admin, "area", area.id, "update", changed, now)
     return area
@@ -249,19 +246,12 @@ def update_officer(session: Session, caller: Caller, officer_id: int,
     """Fields: full_name, email, on_call, unit_id, active (False: see deactivate_officer)."""
     admin = admin_of(session, caller)
     officer = get_or_fail(session, Officer, officer_id, "cán bộ")
-    only_fields(changes, {"full_name", "email", "on_call", "unit_id", "active"})
+    changes = cleaned(changes, {
+        "full_name": lambda v: required_text(v, "họ tên"), "email": _email, "on_call": bool,
+        "unit_id": lambda v: get_or_fail(session, OrgUnit, v, "đơn vị").id, "active": bool})
     if changes.get("active") is False:
         changes.pop("active")
         deactivate_officer(session, caller, officer_id, now)
-    if "full_name" in changes:
-        changes["full_name"] = required_text(changes["full_name"], "họ tên")
-    if "email" in changes:
-        changes["email"] = _email(changes["email"])
-    for flag in ("on_call", "active"):
-        if flag in changes:
-            changes[flag] = bool(changes[flag])
-    if "unit_id" in changes:
-        get_or_fail(session, OrgUnit, changes["unit_id"], "đơn vị")
     changed = apply_changes(officer, changes)
     if "unit_id" in changed:
         for role in officer.roles:
@@ -397,54 +387,14 @@ def delete_rule(session: Session, caller: Caller, rule_id: int,
     audit(session, admin, "routing_rule", rule_id, "delete", [], now)
 
 
-# --- FAQ entries (answer templates: bot/core/answers.py) ---------------------------------
-
-def list_faq(session: Session, caller: Caller) -> list[FaqEntry]:
-    admin_of(session, caller)
-    return list(session.scalars(select(FaqEntry).order_by(FaqEntry.key)))
-
-
-def create_faq(session: Session, caller: Caller, key: str, question: str, answer: str,
-               now: datetime | None = None) -> FaqEntry:
-    admin = admin_of(session, caller)
-    key = (key or "").strip().lower()
-    if not CODE.match(key):
-        raise AdminError("Mã câu hỏi chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
-    if session.scalar(select(FaqEntry).where(FaqEntry.key == key)):
-        raise AdminError(f"Mã câu hỏi {key} đã có.")
-    entry = FaqEntry(key=key, question=required_text(question, "câu hỏi", 1000),
-                     answer=required_text(answer, "câu trả lời", 4000), updated_at=now or utcnow())
-    session.add(entry)
-    session.flush()
-    audit(session, admin, "faq", entry.id, "create", ["key", "question", "answer"], now)
-    return entry
-
-
-def update_faq(session: Session, caller: Caller, faq_id: int, now: datetime | None = None,
-               **changes: Any) -> FaqEntry:
-    """Fields: question, answer, active."""
-    admin = admin_of(session, caller)
-    entry = get_or_fail(session, FaqEntry, faq_id, "câu hỏi thường gặp")
-    only_fields(changes, {"question", "answer", "active"})
-    if "question" in changes:
-        changes["question"] = required_text(changes["question"], "câu hỏi", 1000)
-    if "answer" in changes:
-        changes["answer"] = required_text(changes["answer"], "câu trả lời", 4000)
-    if "active" in changes:
-        changes["active"] = bool(changes["active"])
-    changed = apply_changes(entry, changes)
-    if changed:
-        entry.updated_at = now or utcnow()
-        audit(session, admin, "faq", entry.id, "update", changed, now)
-    return entry
-
-
-TEMPLATE_FUNCTIONS = ("list_templates", "create_template", "update_template")
+ANSWER_FUNCTIONS = ("list_faq", "create_faq", "update_faq", "list_templates", "create_template",
+                    "update_template")
 
 
 def __getattr__(name: str) -> Any:
-    """Answer templates' CRUD lives in bot.core.answers; reachable from here too."""
-    if name in TEMPLATE_FUNCTIONS:
+    """The CRUD of FAQ entries and answer templates lives in bot.core.answers (same rules:
+    Role.ADMIN, AdminChange rows); reachable from here too."""
+    if name in ANSWER_FUNCTIONS:
         from bot.core import answers
 
         return getattr(answers, name)

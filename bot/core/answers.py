@@ -1,6 +1,7 @@
-"""Answer templates an officer starts from when resolving a ticket (per category, or for any
-category), and their admin CRUD (Role.ADMIN, audited like the rest of bot/core/admin.py):
-DB rows, so a change shows on the next page without a restart."""
+"""Answers officers maintain: the answer templates an officer starts from when resolving a
+ticket (per category, or for any category) and the FAQ entries the bot answers citizens with,
+with their admin CRUD (Role.ADMIN, audited like the rest of bot/core/admin.py, which re-exports
+these). DB rows, read on every use: a change takes effect without a restart or retraining."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.admin import (
+    CODE,
+    AdminError,
     admin_of,
     apply_changes,
     audit,
     choice,
+    cleaned,
     get_or_fail,
-    only_fields,
     required_text,
 )
 from bot.core.authz import Caller
 from bot.core.taxonomy import Category
 from bot.store.desk_models import AnswerTemplate
+from bot.store.models import FaqEntry
 from bot.store.types import utcnow
 
 
@@ -36,6 +40,45 @@ def templates_for(session: Session, category: str | None) -> list[AnswerTemplate
     return sorted(session.scalars(query),
                   key=lambda t: (t.category is None, t.title.casefold(), t.id))
 
+
+# --- FAQ entries -------------------------------------------------------------------------
+
+def list_faq(session: Session, caller: Caller) -> list[FaqEntry]:
+    admin_of(session, caller)
+    return list(session.scalars(select(FaqEntry).order_by(FaqEntry.key)))
+
+
+def create_faq(session: Session, caller: Caller, key: str, question: str, answer: str,
+               now: datetime | None = None) -> FaqEntry:
+    admin = admin_of(session, caller)
+    key = (key or "").strip().lower()
+    if not CODE.match(key):
+        raise AdminError("Mã câu hỏi chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
+    if session.scalar(select(FaqEntry).where(FaqEntry.key == key)):
+        raise AdminError(f"Mã câu hỏi {key} đã có.")
+    entry = FaqEntry(key=key, question=required_text(question, "câu hỏi", 1000),
+                     answer=required_text(answer, "câu trả lời", 4000), updated_at=now or utcnow())
+    session.add(entry)
+    session.flush()
+    audit(session, admin, "faq", entry.id, "create", ["key", "question", "answer"], now)
+    return entry
+
+
+def update_faq(session: Session, caller: Caller, faq_id: int, now: datetime | None = None,
+               **changes: Any) -> FaqEntry:
+    """Fields: question, answer, active."""
+    admin = admin_of(session, caller)
+    entry = get_or_fail(session, FaqEntry, faq_id, "câu hỏi thường gặp")
+    changed = apply_changes(entry, cleaned(changes, {
+        "question": lambda v: required_text(v, "câu hỏi", 1000),
+        "answer": lambda v: required_text(v, "câu trả lời", 4000), "active": bool}))
+    if changed:
+        entry.updated_at = now or utcnow()
+        audit(session, admin, "faq", entry.id, "update", changed, now)
+    return entry
+
+
+# --- Answer templates --------------------------------------------------------------------
 
 def list_templates(session: Session, caller: Caller) -> list[AnswerTemplate]:
     admin_of(session, caller)
@@ -61,16 +104,10 @@ def update_template(session: Session, caller: Caller, template_id: int,
     """Fields: category (None/"" = any), title, body, active."""
     admin = admin_of(session, caller)
     template = get_or_fail(session, AnswerTemplate, template_id, "mẫu trả lời")
-    only_fields(changes, {"category", "title", "body", "active"})
-    if "category" in changes:
-        changes["category"] = choice(Category, changes["category"], "Lĩnh vực", optional=True)
-    if "title" in changes:
-        changes["title"] = required_text(changes["title"], "tên mẫu")
-    if "body" in changes:
-        changes["body"] = required_text(changes["body"], "nội dung", 4000)
-    if "active" in changes:
-        changes["active"] = bool(changes["active"])
-    changed = apply_changes(template, changes)
+    changed = apply_changes(template, cleaned(changes, {
+        "category": lambda v: choice(Category, v, "Lĩnh vực", optional=True),
+        "title": lambda v: required_text(v, "tên mẫu"),
+        "body": lambda v: required_text(v, "nội dung", 4000), "active": bool}))
     if changed:
         template.updated_at = now or utcnow()
         audit(session, admin, "answer_template", template.id, "update", changed, now)

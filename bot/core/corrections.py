@@ -156,8 +156,10 @@ def _looks_like_name(text: str, words: list[re.Match[str]], j: int, start: int) 
     word = words[j][0]
     if not word[0].isupper() or fold(word) in (FIRST_NOT_NAMES if j == start else NOT_NAMES):
         return False
-    # a name's words follow each other with only spaces between them
-    return j == start or not text[words[j - 1].end():words[j].start()].strip()
+    # after the lead-in only spaces or a colon ("ông. Sáng nay" is a new sentence, not a
+    # name); between a name's words only spaces
+    gap = text[words[j - 1].end():words[j].start()] if j else ""
+    return not gap.strip(" \t:" if j == start else " \t")
 
 
 def mask_personal_data(text: str) -> str:

@@ -1,5 +1,6 @@
-"""Turns ticket events into outbox messages for the people who must hear about them, on
-their preferred channel. The only way the core reaches anyone."""
+"""Turns ticket events into messages for the people who must hear about them: citizens on their
+own channel (outbox), officers through bot.core.notices (always on the desk, plus push, e-mail
+and chat deliveries). The only way the core reaches anyone."""
 
 from __future__ import annotations
 
@@ -127,8 +128,9 @@ def _notify_officers(session: Session, ticket: Ticket, event: TicketEvent, value
         people = [session.get(Officer, ticket.officer_id)] if ticket.officer_id else []
     else:
         people = handlers(session, ticket)
-    if event.action == "created" and ticket.urgent:
-        kind, headline = "urgent", t.OFFICER_URGENT
+    if event.action in ("created", "transferred_unit") and ticket.urgent:  # a unit's new one
+        kind = "urgent"
+        headline = t.OFFICER_URGENT if event.action == "created" else t.OFFICER_URGENT_TRANSFERRED
         people = [*people, *urgent_recipients(session, ticket)]
     if event.action == "reopened" and (event.data or {}).get("by") == "citizen":
         headline = t.OFFICER_REOPENED_BY_CITIZEN

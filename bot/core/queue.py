@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.core.authz import Caller, active_officer, roles_of, unit_and_below
+from bot.core.authz import Caller, active_officer, roles_of
 from bot.core.routing import OPEN_STATUSES
 from bot.core.taxonomy import (
     CATEGORY_LABELS,
@@ -188,18 +188,30 @@ class _Scope:
 def _scope(session: Session, caller: Caller) -> _Scope:
     officer = active_officer(session, caller)
     roles = roles_of(officer)
-    units = (unit_and_below(session, officer.unit_id) if roles & {Role.LEADER, Role.ADMIN}
-             else {officer.unit_id})
-    unit = session.get(OrgUnit, officer.unit_id)
-    return _Scope(officer, frozenset(units), Role.DENUNCIATION_HANDLER in roles,
-                  bool(unit and unit.is_triage))
+    tree = session.execute(select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.is_triage)).all()
+    units = {officer.unit_id}
+    if roles & {Role.LEADER, Role.ADMIN}:  # their unit and every unit below (as authz)
+        children: dict[int | None, list[int]] = {}
+        for unit_id, parent_id, _ in tree:
+            children.setdefault(parent_id, []).append(unit_id)
+        frontier = [officer.unit_id]
+        while frontier:
+            for child in children.get(frontier.pop(), []):
+                if child not in units:
+                    units.add(child)
+                    frontier.append(child)
+    triage = any(is_triage for unit_id, _, is_triage in tree if unit_id == officer.unit_id)
+    return _Scope(officer, frozenset(units), Role.DENUNCIATION_HANDLER in roles, triage)
+
+
+def _tabs(scope: _Scope) -> list[Tab]:
+    return [Tab(key, TAB_LABELS[key]) for key in TABS
+            if key != "triage" or scope.is_triage_officer]
 
 
 def tabs_for(session: Session, caller: Caller) -> list[Tab]:
     """The queue tabs of this officer; the triage desk only for officers of a triage unit."""
-    scope = _scope(session, caller)
-    return [Tab(key, TAB_LABELS[key]) for key in TABS
-            if key != "triage" or scope.is_triage_officer]
+    return _tabs(_scope(session, caller))
 
 
 def _open() -> ColumnElement[bool]:
@@ -232,8 +244,8 @@ def _tab_condition(tab: str, scope: _Scope, now: datetime) -> ColumnElement[bool
 def _status_condition(status: str | None) -> ColumnElement[bool]:
     if status == STATUS_ALL:
         return true()
-    if status:
-        return Ticket.status == _code(status)
+    if status:  # a code of the taxonomy only (from_query checks; a hand-made filter too)
+        return Ticket.status == _code(status) if status in Status._value2member_map_ else false()
     return _open()
 
 
@@ -271,7 +283,7 @@ def load_queue(session: Session, caller: Caller, filt: QueueFilter, now: datetim
     the number of confidential tickets of their units they may not see (counted over open
     tickets without the filters, so a search cannot probe a hidden ticket's words)."""
     scope = _scope(session, caller)
-    tabs = [t.key for t in tabs_for(session, caller)]
+    tabs = [t.key for t in _tabs(scope)]
     tab = filt.tab if filt.tab in tabs else tabs[0]
 
     def tally(cond: ColumnElement[bool]):
@@ -285,8 +297,12 @@ def load_queue(session: Session, caller: Caller, filt: QueueFilter, now: datetim
         .where(_open(), or_(scope.visible, scope.hidden))).one()
     counts = dict(zip(tabs, (int(n) for n in tab_counts), strict=True))
 
-    where = [scope.visible, _tab_condition(tab, scope, now), *_filter_conditions(filt, now, tz)]
-    total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+    filters = _filter_conditions(filt, now, tz)
+    where = [scope.visible, _tab_condition(tab, scope, now), *filters]
+    if len(filters) == 1 and filt.status is None:  # only "open": the tab's count is the total
+        total = counts[tab]
+    else:
+        total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(filt.page, 1), pages)
 
@@ -324,11 +340,11 @@ def _row(r, now: datetime, tz: ZoneInfo) -> QueueRow:
 
 
 def latest_change(session: Session, caller: Caller) -> str:
-    """A cheap token over the tickets the caller may see: it changes when one arrives or
-    changes (the desk polls it to say "Có đơn mới")."""
+    """A cheap token over the open tickets the caller may see (an index-only scan): it changes
+    when one arrives, changes or leaves the open ones (the desk polls it: "Có đơn mới")."""
     scope = _scope(session, caller)
     count, last_id, last_update = session.execute(
         select(func.count(), func.max(Ticket.id), func.max(Ticket.updated_at))
-        .where(scope.visible)).one()
+        .where(_open(), scope.visible)).one()
     stamp = last_update.timestamp() if last_update else 0
     return f"{count}-{last_id or 0}-{stamp:.0f}"

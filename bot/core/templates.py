@@ -40,6 +40,8 @@ def rating_buttons(code: str) -> list[dict[str, str]]:
 # Notices to officers: a headline, then NOTICE_DETAILS (category, place, deadline, link).
 OFFICER_NEW = "Đơn mới {code} cần tiếp nhận."
 OFFICER_URGENT = "KHẨN CẤP: đơn mới {code} báo nguy hiểm, anh/chị vui lòng xử lý ngay."
+OFFICER_URGENT_TRANSFERRED = ("KHẨN CẤP: đơn {code} báo nguy hiểm được chuyển tới {unit}, "
+                              "anh/chị vui lòng xử lý ngay.")
 OFFICER_ASSIGNED = "Anh/chị được giao xử lý đơn {code}."
 OFFICER_TRANSFERRED = "Đơn {code} được chuyển tới {unit}, anh/chị vui lòng tiếp nhận."
 OFFICER_INFO_ADDED = "Người dân đã bổ sung thông tin cho đơn {code}."

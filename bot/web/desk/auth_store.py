@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,10 @@ def csrf_token_of(secret: str) -> str:
 def create_session(session: Session, officer_id: int, now: datetime, hours: int) -> str:
     """A new session; returns the cookie's token (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
+    # The officer's ended sessions are of no more use: keep the table small.
+    session.execute(delete(DeskSession).where(
+        DeskSession.officer_id == officer_id,
+        or_(DeskSession.expires_at <= now, DeskSession.revoked_at.is_not(None))))
     session.add(DeskSession(token_hash=token_hash(token), officer_id=officer_id,
                             csrf_secret=secrets.token_hex(32), created_at=now,
                             last_seen_at=now, expires_at=now + timedelta(hours=hours)))
@@ -99,6 +103,10 @@ def record_failure(session: Session, keys: list[str], now: datetime,
                    throttle: Throttle) -> datetime | None:
     """Count a failed login against every key; returns the lock's end when one starts now."""
     started = None
+    # Old entries of any key (typos, guessed names) go once their lock-out window has passed.
+    session.execute(delete(LoginThrottle).where(
+        LoginThrottle.key.not_in(keys), LoginThrottle.last_failure_at < now - throttle.lockout,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)))
     for key in keys:
         row = _row_for_update(session, key)
         stale = row.last_failure_at is None or now - row.last_failure_at > throttle.lockout

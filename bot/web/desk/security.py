@@ -19,7 +19,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
@@ -72,7 +72,6 @@ class DeskUser:
     caller: Caller
     unit_id: int | None = None
     unit_name: str = ""
-    token: str = field(default="", repr=False)
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles & {str(r) for r in roles})
@@ -116,7 +115,7 @@ def current_officer(request: web.Request) -> DeskUser | None:
                     roles=frozenset(str(r.role) for r in officer.roles),
                     csrf_token=csrf_token_of(row.csrf_secret),
                     caller=Caller.officer(officer.id, "desk"), unit_id=officer.unit_id,
-                    unit_name=officer.unit.name if officer.unit else "", token=token)
+                    unit_name=officer.unit.name if officer.unit else "")
     request[_USER] = user
     return user
 
@@ -187,10 +186,28 @@ def redirect(location: str) -> web.HTTPFound:
 
 
 def safe_next(value: str | None, default: str = "/desk/") -> str:
-    """Only a path on the desk itself (no //host, no scheme): no open redirect."""
-    if value and value.startswith("/desk") and not value.startswith("//") and "\\" not in value:
+    """Only a path on the desk itself (no //host, no scheme, no control characters): no open
+    redirect, no header injection."""
+    if (value and len(value) <= 500 and value.startswith("/desk") and "\\" not in value
+            and value.isprintable() and " " not in value):
         return value
     return default
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def client_address(request: web.Request) -> str | None:
+    """The client's address for the login throttle. Behind a reverse proxy on this machine
+    (the connection comes from loopback) it is the address the proxy appended last to
+    X-Forwarded-For; a client cannot forge that from outside."""
+    remote = request.remote
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if remote in LOOPBACK and forwarded:
+        last = forwarded.split(",")[-1].strip()
+        if last and len(last) <= 100:
+            return last
+    return remote
 
 
 def _read_flashes(request: web.Request) -> list[dict]:
@@ -244,6 +261,8 @@ def _finish(request: web.Request, response: web.StreamResponse) -> None:
     """Headers and cookies every desk response carries."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if settings_of(request).secure_cookies:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.content_type == "text/html" or "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     pending = request.get(_FLASHES)

@@ -57,7 +57,7 @@ class Section:
     title: str
     fields: Callable[[Session], list[Field]]
     items: Callable[[Session, Any], list[Any]]
-    describe: Callable[[Any], tuple[str, str]]
+    describe: Callable[[Any, dict[str, dict[str, str]]], tuple[str, str]]
     create: Callable[..., Any]
     update: Callable[..., Any]
 
@@ -129,33 +129,50 @@ def _without_active(create: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _name(names: dict[str, dict[str, str]], field_name: str, value: Any, default: str) -> str:
+    return names.get(field_name, {}).get(str(value), default) if value is not None else default
+
+
+def _describe_officer(o: Officer, names: dict[str, dict[str, str]]) -> tuple[str, str]:
+    roles = ", ".join(_name(names, "roles", r.role, r.role) for r in o.roles)
+    extra = "".join((f" · {o.email}" if o.email else "", " · trực khẩn cấp" if o.on_call else "",
+                     "" if o.active else " · đã ngừng"))
+    return o.full_name, f"{o.username} · {o.unit.name} · {roles}{extra}"
+
+
+def _describe_rule(r: Any, names: dict[str, dict[str, str]]) -> tuple[str, str]:
+    title = (f"{_name(names, 'category', r.category, 'Mọi lĩnh vực')} · "
+             f"{_name(names, 'kind', r.kind, 'mọi loại đơn')}")
+    where = _name(names, "area_id", r.area_id, "mọi nơi")
+    who = _name(names, "officer_id", r.officer_id, "")
+    return title, (f"{where} → {_name(names, 'unit_id', r.unit_id, '?')}"
+                   + (f" · {who}" if who else ""))
+
+
 SECTIONS = {s.key: s for s in (
     Section("units", "Đơn vị", _unit_fields, admin.list_units,
-            lambda u: (u.name, f"{u.code}{' · bàn phân loại' if u.is_triage else ''}"
-                       f"{'' if u.active else ' · ngừng'}"),
+            lambda u, n: (u.name, f"{u.code} · {_name(n, 'level', u.level, u.level)}"
+                          f"{' · bàn phân loại' if u.is_triage else ''}"
+                          f"{'' if u.active else ' · ngừng'}"),
             _without_active(admin.create_unit),
             lambda s, c, i, now, **v: admin.update_unit(s, c, i, now=now, **v)),
     Section("areas", "Thôn, tổ và tên gọi khác", _area_fields, admin.list_areas,
-            lambda a: (a.name, f"{a.code} · {a.unit.name}"),
+            lambda a, n: (a.name, f"{a.code} · {a.unit.name}"
+                          + (f" · còn gọi: {', '.join(a.aliases)}" if a.aliases else "")),
             lambda s, c, now, **v: admin.create_area(s, c, now=now, **v),
             lambda s, c, i, now, **v: admin.update_area(s, c, i, now=now, **v)),
-    Section("officers", "Cán bộ", _officer_fields, admin.list_officers,
-            lambda o: (o.full_name, f"{o.username} · {o.unit.name}"
-                       f"{'' if o.active else ' · đã ngừng'}"),
+    Section("officers", "Cán bộ", _officer_fields, admin.list_officers, _describe_officer,
             _create_officer, _update_officer),
-    Section("rules", "Quy tắc chuyển đơn", _rule_fields, admin.list_rules,
-            lambda r: (f"{r.category or 'mọi lĩnh vực'} / {r.kind or 'mọi loại'}",
-                       f"đơn vị #{r.unit_id}" + (f" · thôn/tổ #{r.area_id}" if r.area_id
-                                                  else "")),
+    Section("rules", "Quy tắc chuyển đơn", _rule_fields, admin.list_rules, _describe_rule,
             lambda s, c, now, **v: admin.create_rule(s, c, now=now, **v),
             lambda s, c, i, now, **v: admin.update_rule(s, c, i, now=now, **v)),
     Section("faq", "Câu hỏi thường gặp", _faq_fields, admin.list_faq,
-            lambda f: (f.question, f"{f.key}{'' if f.active else ' · không dùng'}"),
+            lambda f, n: (f.question, f"{f.key}{'' if f.active else ' · không dùng'}"),
             _without_active(admin.create_faq),
             lambda s, c, i, now, **v: admin.update_faq(s, c, i, now=now, **v)),
     Section("templates", "Mẫu trả lời", _template_fields, answers.list_templates,
-            lambda t: (t.title, (t.category or "mọi lĩnh vực")
-                       + ("" if t.active else " · không dùng")),
+            lambda t, n: (t.title, _name(n, "category", t.category, "Mọi lĩnh vực")
+                          + ("" if t.active else " · không dùng")),
             _without_active(answers.create_template),
             lambda s, c, i, now, **v: answers.update_template(s, c, i, now=now, **v)),
 )}
@@ -169,10 +186,13 @@ def _page(request: web.Request, user: sec.DeskUser, section: Section,
         except NotAllowed as refused:
             raise web.HTTPForbidden(text=str(refused)) from None
         fields = section.fields(session)
-        rows = [{"id": item.id, "title": section.describe(item)[0],
-                 "subtitle": section.describe(item)[1],
-                 "active": getattr(item, "active", True),
-                 "values": {f.name: current(item, f) for f in fields}} for item in items]
+        names = {f.name: dict(f.choices) for f in fields if f.choices}
+        rows = []
+        for item in items:
+            title, subtitle = section.describe(item, names)
+            rows.append({"id": item.id, "title": title, "subtitle": subtitle,
+                         "active": getattr(item, "active", True),
+                         "values": {f.name: current(item, f) for f in fields}})
     return sec.render(request, "desk/admin.html", {
         "sections": SECTIONS.values(), "section": section, "fields": fields, "rows": rows,
         **(extra or {})}, status=status)

@@ -60,10 +60,10 @@ def _lock_minutes(until: datetime, now: datetime) -> int:
 async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     sec.check_csrf(request, form, anonymous=True)
-    username, password = _field(form, "username").strip(), _field(form, "password")
+    username, password = _field(form, "username").strip().lower(), _field(form, "password")
     target = sec.safe_next(_field(form, "next"))
     settings, now = sec.settings_of(request), sec.now(request)
-    keys = throttle_keys(username, request.remote)
+    keys = throttle_keys(username, sec.client_address(request))
     context = {"next": target, "username": username}
     with session_scope(sec.db_url(request)) as session:
         until = locked_until(session, keys, now)
@@ -124,6 +124,11 @@ def _invited(request: web.Request) -> Officer:
         return officer
 
 
+def _use_invite(url: str, code: str, password: str, now: datetime) -> None:
+    with session_scope(url) as session:
+        set_password_by_invite(session, code, password, now)
+
+
 async def invite_page(request: web.Request) -> web.Response:
     officer = _invited(request)
     return sec.render(request, "desk/invite.html", {"officer": officer})
@@ -136,10 +141,9 @@ async def invite_submit(request: web.Request) -> web.Response:
     password, again = _field(form, "password"), _field(form, "password2")
     error = MISMATCH_TEXT if password != again else None
     if error is None:
-        try:
-            with session_scope(sec.db_url(request)) as session:
-                set_password_by_invite(session, request.match_info["code"], password,
-                                       sec.now(request))
+        try:  # in a thread: argon2 takes a moment and must not stall the server
+            await asyncio.to_thread(_use_invite, sec.db_url(request),
+                                    request.match_info["code"], password, sec.now(request))
         except PasswordError as problem:
             error = str(problem)
     if error is not None:

@@ -3,6 +3,7 @@ The filter state lives in the URL (GET form), so a view can be bookmarked."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -44,7 +45,7 @@ def _choices(session) -> dict:
     }
 
 
-def _weekly(session, user, now) -> list | None:
+def _weekly(session, user, now, tz) -> list | None:
     """The triage figures per week, for heads, leaders and admins (None when not available)."""
     if not user.has_role("unit_head", "leader", "admin"):
         return None
@@ -53,7 +54,7 @@ def _weekly(session, user, now) -> list | None:
     except ImportError:  # pragma: no cover - part NLU not there yet
         return None
     try:
-        return weekly_shares(session, user.caller, weeks=8, now=now)
+        return weekly_shares(session, user.caller, weeks=8, now=now, tz=tz)
     except NotAllowed:
         return None
 
@@ -65,8 +66,8 @@ def _load(request: web.Request, user: sec.DeskUser, with_extras: bool) -> dict:
         tabs = queue.tabs_for(session, user.caller)
         result = queue.load_queue(session, user.caller, filt, now, tz=settings.tz)
         token = queue.latest_change(session, user.caller)
-        extras = {"choices": _choices(session), "weeks": _weekly(session, user, now)} \
-            if with_extras else {}
+        extras = ({"choices": _choices(session),
+                   "weeks": _weekly(session, user, now, settings.tz)} if with_extras else {})
     state = filt.to_query()
     state.pop("page", None)
 
@@ -85,7 +86,8 @@ def _load(request: web.Request, user: sec.DeskUser, with_extras: bool) -> dict:
 
 async def queue_page(request: web.Request) -> web.Response:
     user = sec.require_user(request)
-    context = _load(request, user, with_extras=True)
+    # In a thread: a big queue must not stall every other page and chat on this server.
+    context = await asyncio.to_thread(_load, request, user, True)
     return sec.render(request, "desk/queue.html", context)
 
 
@@ -95,7 +97,7 @@ async def queue_json(request: web.Request) -> web.Response:
     user = sec.current_officer(request)
     if user is None:
         return web.json_response({"login": True}, status=401)
-    context = _load(request, user, with_extras=False)
+    context = await asyncio.to_thread(_load, request, user, False)
     body = {"token": context["token"], "counts": context["result"].counts,
             "total": context["result"].total}
     if request.query.get("since") != context["token"]:

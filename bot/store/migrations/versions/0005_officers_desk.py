@@ -230,7 +230,8 @@ def _create_queue_order() -> None:
                                                     "received_at", "id"],
                     postgresql_where=sa.text(OPEN_TICKETS), sqlite_where=sa.text(OPEN_TICKETS))
     op.create_index("ix_tickets_queue_scope", "tickets",
-                    ["unit_id", "officer_id", "status", "confidential", "next_due_at"],
+                    ["unit_id", "officer_id", "status", "confidential", "next_due_at",
+                     "updated_at", "id"],
                     postgresql_where=sa.text(OPEN_TICKETS), sqlite_where=sa.text(OPEN_TICKETS))
 
 
