@@ -173,7 +173,7 @@ def test_web_answer_to_a_request_for_information_joins_the_ticket(setup):
     assert filed.status == "in_progress"
     with session_scope(setup.db_url) as session:
         notes = list(session.scalars(select(TicketNote.text).where(
-            TicketNote.ticket_id == filed.id)))
+            TicketNote.ticket_id == filed.id, TicketNote.kind == "citizen")))
         assert notes == ["Dạ, bãi rác ở cuối đường bê tông, gần nhà ông Tư"]
         assert len(session.scalars(select(Ticket).where(
             Ticket.citizen_id == filed.citizen_id)).all()) == 1

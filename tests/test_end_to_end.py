@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.dialogue.training_consent import QUESTION_TEXT as TRAINING_QUESTION
 from bot.store.db import session_scope
 from bot.store.models import (
     Citizen,
@@ -238,13 +239,31 @@ def test_telegram_user_files_a_report_with_buttons(setup):
     confirm = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
     fake.user_presses(chat, confirm, "Gửi")
     receipt = fake.wait_for(lambda m: m["chat_id"] == chat and CODE.search(m["text"]))
+    # The receipt is followed (1 s later: one message per second per chat) by the optional
+    # training question; every reply is then sent and recorded with Telegram's message id.
+    fake.wait_for(lambda m: m["chat_id"] == chat and m["text"] == TRAINING_QUESTION)
     with session_scope(setup.db_url) as session:
         code = CODE.search(receipt["text"])[0]
         ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         assert ticket.channel == "telegram"
-        sent = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.recipient_external_id == str(chat)))
-        assert all(row.status == "sent" and row.platform_message_id for row in sent)
+    assert wait_until(lambda: all_sent_to(setup, chat)), "a reply was not sent"
+
+
+def all_sent_to(setup, chat: int) -> bool:
+    with session_scope(setup.db_url) as session:
+        rows = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_external_id == str(chat))).all()
+        return bool(rows) and all(row.status == "sent" and row.platform_message_id
+                                  for row in rows)
+
+
+def wait_until(condition, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def test_telegram_user_who_blocked_the_bot_is_not_retried(setup):

@@ -46,8 +46,11 @@ FORM_COOKIE = "nd_form"  # anonymous forms (login, invite): double-submit CSRF t
 FLASH_COOKIE = "nd_flash"
 COOKIE_PATH = "/desk"
 CSRF_FIELD = "csrf_token"
-_USER, _FLASHES = "desk_user", "desk_flashes"
-_ANON_TOKEN = "desk_form_token"
+# Typed request keys (aiohttp warns about plain strings).
+_USER = web.RequestKey("desk_user", object)
+_FLASHES = web.RequestKey("desk_flashes", list)
+_ANON_TOKEN = web.RequestKey("desk_form_token", str)
+_FLASH_SHOWN = web.RequestKey("desk_flash_shown", bool)
 
 POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
           "style-src 'self'; script-src 'self'; connect-src 'self'; worker-src 'self'; "
@@ -236,7 +239,7 @@ def render(request: web.Request, template: str, context: dict | None = None,
     """A desk page in the layout: the officer, CSRF token, unread count and flashes added."""
     user = current_officer(request)
     shown = _read_flashes(request) + request.pop(_FLASHES, [])
-    request["desk_flash_shown"] = True
+    request[_FLASH_SHOWN] = True
     values = {"user": user, "csrf_token": user.csrf_token if user else form_token(request),
               "unread": _unread(user, request), "flashes": shown, "path": request.path,
               **(context or {})}
@@ -269,7 +272,7 @@ def _finish(request: web.Request, response: web.StreamResponse) -> None:
     if pending:
         data = base64.urlsafe_b64encode(json.dumps(pending[:5]).encode()).decode()
         _cookie(response, request, FLASH_COOKIE, data)
-    elif request.get("desk_flash_shown") and request.cookies.get(FLASH_COOKIE):
+    elif request.get(_FLASH_SHOWN) and request.cookies.get(FLASH_COOKIE):
         response.del_cookie(FLASH_COOKIE, path=COOKIE_PATH)
     if _ANON_TOKEN in request and request.cookies.get(FORM_COOKIE) != request[_ANON_TOKEN]:
         _cookie(response, request, FORM_COOKIE, request[_ANON_TOKEN])
