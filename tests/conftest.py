@@ -16,6 +16,7 @@ from bot.core.org import load_demo
 from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.migrate import upgrade
+from tests.fake_telegram import FakeTelegram
 from tests.helpers import NOW
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -96,3 +97,10 @@ def app_env(db_url, tmp_path, monkeypatch) -> Iterator[str]:
     load_settings.cache_clear()
     yield db_url
     load_settings.cache_clear()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """The fake Telegram Bot API (tests/fake_telegram.py), running for one test."""
+    with FakeTelegram() as server:
+        yield server

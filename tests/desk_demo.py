@@ -95,11 +95,18 @@ def desk_server(root: Path, clock: TestClock | None = None) -> Iterator[DeskServ
     db_url = f"sqlite:///{root / 'nghedan.db'}"
     # Filed yesterday: deadlines ahead of the server's real clock, one ticket an hour apart.
     codes = seed(db_url, clock or TestClock(datetime.now(UTC) - timedelta(days=1)))
+    with serve(root, db_url) as url:
+        yield DeskServer(url, db_url, codes)
+
+
+@contextlib.contextmanager
+def serve(root: Path, db_url: str, name: str = "serve") -> Iterator[str]:
+    """One bot process (`nghedan serve`) on `db_url`; yields its address once the desk answers."""
     port = free_port()
     env = {**os.environ, "DATA_DIR": str(root), "DATABASE_URL": db_url, "WEB_PORT": str(port),
            "RASA_URL": f"http://127.0.0.1:{free_port()}", "RASA_TOKEN": "test-token"}
     env.pop("TELEGRAM_TOKEN", None)
-    output = root / "serve.out"
+    output = root / f"{name}.out"
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env,
                                stdout=output.open("wb"), stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL)
@@ -113,7 +120,7 @@ def desk_server(root: Path, clock: TestClock | None = None) -> Iterator[DeskServ
                     break
             assert time.monotonic() < deadline, output.read_text()
             time.sleep(0.3)
-        yield DeskServer(url, db_url, codes)
+        yield url
     finally:
         process.terminate()
         try:

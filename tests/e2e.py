@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from bot.store.db import session_scope
+from bot.store.models import Ticket
 from tests.fake_telegram import FakeTelegram
 
 READY_TIMEOUT = 400
@@ -86,15 +89,21 @@ class Setup:
 @contextlib.contextmanager
 def running_setup(root: Path, **env: str) -> Iterator[Setup]:
     """`nghedan up` on a fresh database in `root`, with a fake Telegram; stopped afterwards."""
-    telegram = FakeTelegram()
-    telegram.start()
-    running = Setup(root, telegram, **env)
-    try:
-        running.start()
-        yield running
-    finally:  # a failed test must not leave the processes (and their locks) behind
-        running.kill()
-        telegram.stop()
+    with FakeTelegram() as telegram:
+        running = Setup(root, telegram, **env)
+        try:
+            running.start()
+            yield running
+        finally:  # a failed test must not leave the processes (and their locks) behind
+            running.kill()
+
+
+def ticket(setup: Setup, code: str) -> Ticket:
+    """The ticket as stored now (detached from its session)."""
+    with session_scope(setup.db_url) as session:
+        found = session.scalar(select(Ticket).where(Ticket.code == code))
+        session.expunge(found)
+        return found
 
 
 def _kill_group(pid: int) -> None:
@@ -120,8 +129,6 @@ def start_and_consent(client: httpx.Client, setup: Setup) -> None:
     assert thanks and thanks[0]["text"].startswith("Dạ, cảm ơn")
 
 
-
-
 def text_of(messages: list[dict]) -> str:
     return " ".join(m["text"] or "" for m in messages)
 
@@ -134,6 +141,29 @@ def to_summary(client: httpx.Client, setup: Setup, messages: list[dict]) -> list
             return messages
         messages = press(client, setup, messages, "Bỏ qua")
     return messages
+
+
+def telegram_consent(fake: FakeTelegram, chat: int) -> None:
+    """/start, then Đồng ý to the notice on personal data, on the fake Telegram."""
+    fake.user_says(chat, "/start")
+    notice = fake.wait_for(lambda m: m["chat_id"] == chat and "Đồng ý" in fake.button_titles(m))
+    fake.user_presses(chat, notice, "Đồng ý")
+
+
+def telegram_report(fake: FakeTelegram, chat: int, text: str, since: int = 0) -> str:
+    """A consented citizen files `text` on Telegram: Bỏ qua the optional questions (files,
+    phone; asked after the first `since` messages of the fake), Gửi; returns the ticket code."""
+    fake.user_says(chat, text)
+    for _ in range(2):
+        step = fake.wait_for(lambda m: m["chat_id"] == chat and fake.sent.index(m) >= since
+                             and "Bỏ qua" in fake.button_titles(m)
+                             and not m.get("pressed"))
+        step["pressed"] = True
+        fake.user_presses(chat, step, "Bỏ qua")
+    summary = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
+    fake.user_presses(chat, summary, "Gửi")
+    return CODE.search(fake.wait_for(
+        lambda m: m["chat_id"] == chat and CODE.search(m["text"]))["text"])[0]
 
 
 def file_report(client: httpx.Client, setup: Setup, text: str) -> str:

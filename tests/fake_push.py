@@ -1,19 +1,19 @@
 """A fake Web Push service on 127.0.0.1 (real HTTP): records every push request (path, headers,
-encrypted body) and answers 201, or whatever status a test queued for an endpoint. Runs its
-own event loop in a thread so tests can drive the (synchronous) delivery job directly."""
+encrypted body) and answers 201, or whatever status a test queued for an endpoint. A
+LocalServer (its own event loop in a thread), so tests can drive the (synchronous) delivery job
+directly."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import secrets
-import threading
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.local_server import LocalServer
 
 
 def b64url(data: bytes) -> str:
@@ -48,13 +48,11 @@ class BrowserKeys:
         return b64url(self.auth_secret)
 
 
-class FakePushService:
+class FakePushService(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[Received] = []
         self.answers: dict[str, list[tuple[int, dict[str, str]]]] = {}
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     def endpoint(self, name: str | None = None) -> str:
         return f"http://127.0.0.1:{self.port}/push/{name or secrets.token_urlsafe(12)}"
@@ -68,33 +66,8 @@ class FakePushService:
         path = endpoint.split(str(self.port), 1)[1]
         return [item for item in self.received if item.path == path]
 
-    def start(self) -> FakePushService:
-        ready = threading.Event()
-        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
-        assert ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-
-    def __enter__(self) -> FakePushService:
-        return self.start()
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/push/{name}", self._push)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        self._loop.run_forever()
 
     async def _push(self, request: web.Request) -> web.Response:
         body = await request.read()

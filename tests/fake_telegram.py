@@ -1,6 +1,6 @@
 """A fake Telegram Bot API server on 127.0.0.1 (real HTTP), enough for PTB polling, webhooks,
-sends and file downloads. Runs its own event loop in a thread so tests can drive it
-synchronously. The user_* helpers queue an update for getUpdates and return it (pass it to
+sends and file downloads. A LocalServer (its own event loop in a thread), so tests can drive
+it synchronously. The user_* helpers queue an update for getUpdates and return it (pass it to
 deliver_webhook in webhook mode)."""
 
 from __future__ import annotations
@@ -8,20 +8,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from aiohttp import web
+
+from bot.settings import Settings
+from tests.local_server import LocalServer
 
 BOT = {"id": 1000, "is_bot": True, "first_name": "Nghe Dân", "username": "nghedan_bot"}
 MAX_TEXT = 4096
 JSON_PARAMS = ("reply_markup", "allowed_updates", "link_preview_options")
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.updates: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []  # each with "received_at" (time.monotonic())
         self.blocked: set[int] = set()
@@ -31,9 +35,6 @@ class FakeTelegram:
         self.calls: list[str] = []  # every Bot API method called, in order
         self.webhook: dict[str, Any] | None = None  # what setWebhook registered
         self._ids = itertools.count(1)
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -43,35 +44,23 @@ class FakeTelegram:
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
-    def start(self) -> None:
-        ready = threading.Event()
-        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
-        assert ready.wait(10)
+    def bot_settings(self, database_url: str, data_dir: Path) -> Settings:
+        """Settings of a bot that talks to this fake instead of Telegram."""
+        return Settings(_env_file=None, data_dir=data_dir, database_url=database_url,
+                        telegram_token="123456:TEST", telegram_base_url=self.base_url,
+                        telegram_base_file_url=self.base_file_url)
 
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
 
     async def _shutdown(self) -> None:
-        await self._runner.cleanup()
+        await super()._shutdown()
         # a long poll still waiting when the bot went away: end it instead of leaving it
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._dispatch)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        self._loop.run_forever()
 
     # --- what a user does -------------------------------------------------------------
     def user_sends(self, chat_id: int, chat_type: str = "private",

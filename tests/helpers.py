@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from bot.core.authz import Caller
 from bot.core.context import CoreContext
 from bot.core.taxonomy import ActorType
 from bot.core.tickets import Actor, TicketDraft, create_ticket
 from bot.store.db import session_scope
+from bot.store.models import Officer
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hanoi
@@ -18,6 +22,8 @@ OFFICER = Actor(ActorType.OFFICER, 1, "desk")
 
 class TestClock:
     """A clock tests move by hand."""
+
+    __test__ = False  # a helper, not a test class
 
     def __init__(self, now: datetime = NOW) -> None:
         self.now = now
@@ -39,3 +45,8 @@ def make_ticket(url: str, text: str = "Đường thôn 3 ngập", key: str | Non
     with session_scope(url) as session:
         draft = TicketDraft(text=text, channel="web", idempotency_key=key, **draft)
         return create_ticket(session, draft, CITIZEN, context(now)).code
+
+
+def officer(session, username: str) -> Caller:
+    """The officer with this user name (demo commune), as a caller of core operations."""
+    return Caller.officer(session.scalar(select(Officer.id).where(Officer.username == username)))

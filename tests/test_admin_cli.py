@@ -32,6 +32,7 @@ def test_org_export_import_round_trip(db_url, tmp_path):
     data = yaml.safe_load(exported.stdout)
     assert data["units"][0]["children"][0]["code"] == "xa-an-binh"
     assert {"kind": "to_cao", "unit": "xa-an-binh", "officer": "chutich"} in data["routing"]
+    assert "ha_tang" in {t.get("category") for t in data["answer_templates"]}
     path = tmp_path / "org.yml"
     path.write_text(exported.stdout, encoding="utf-8")
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"

@@ -18,7 +18,18 @@ from bot.dialogue.pipeline import INFO_ADDED_TEXT, INTRO_TEXT, UNSUPPORTED_TEXT
 from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
 from bot.store.models import Attachment, Citizen, Officer, OfficerRole, Ticket, TicketNote
-from tests.e2e import CODE, press, running_setup, say, start_and_consent, text_of, to_summary
+from tests.e2e import (
+    CODE,
+    press,
+    running_setup,
+    say,
+    start_and_consent,
+    telegram_consent,
+    telegram_report,
+    text_of,
+    ticket,
+    to_summary,
+)
 
 PHOTO = b"\xff\xd8\xff\xe0JFIF" + bytes(range(256)) * 8
 CTX = CoreContext.build(ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -28,13 +39,6 @@ CTX = CoreContext.build(ZoneInfo("Asia/Ho_Chi_Minh"))
 def setup(tmp_path_factory):
     with running_setup(tmp_path_factory.mktemp("journey")) as running:
         yield running
-
-
-def ticket(setup, code: str) -> Ticket:
-    with session_scope(setup.db_url) as session:
-        found = session.scalar(select(Ticket).where(Ticket.code == code))
-        session.expunge(found)
-        return found
 
 
 def head_of(session, unit_id: int) -> Caller:
@@ -99,23 +103,12 @@ def test_telegram_photo_report_with_pin_and_phone(setup):
 
 def test_telegram_bad_input_crafted_payload_and_reply_to_a_ticket_message(setup):
     fake, chat = setup.telegram, 888002
-    fake.user_says(chat, "/start")
-    notice = fake.wait_for(lambda m: m["chat_id"] == chat and "Đồng ý" in fake.button_titles(m))
-    fake.user_presses(chat, notice, "Đồng ý")
+    telegram_consent(fake, chat)
     count = len(fake.sent)
     fake.user_sends_sticker(chat)
     assert after(fake, chat, count)["text"] == UNSUPPORTED_TEXT
-    fake.user_says(chat, "Đèn đường ở Thôn 1 tắt cả tuần nay, buổi tối rất tối")
-    for _ in range(2):  # files, phone: Bỏ qua
-        step = fake.wait_for(lambda m: m["chat_id"] == chat and fake.sent.index(m) >= count
-                             and "Bỏ qua" in fake.button_titles(m)
-                             and not m.get("pressed"))
-        step["pressed"] = True
-        fake.user_presses(chat, step, "Bỏ qua")
-    summary = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
-    fake.user_presses(chat, summary, "Gửi")
-    code = CODE.search(fake.wait_for(
-        lambda m: m["chat_id"] == chat and CODE.search(m["text"]))["text"])[0]
+    code = telegram_report(fake, chat, "Đèn đường ở Thôn 1 tắt cả tuần nay, buổi tối rất tối",
+                           since=count)
     work_on(setup, code, "resolve", "Đã thay bóng đèn thôn 1.")
     answer = fake.wait_for(lambda m: m["chat_id"] == chat and "Đã thay bóng" in m["text"])
     assert "5 ★" in fake.button_titles(answer)

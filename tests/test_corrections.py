@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from rasa.shared.core.events import ActionExecuted, UserUttered
@@ -33,7 +34,7 @@ from bot.core.corrections import (
     training_consent,
     weekly_shares,
 )
-from bot.core.messaging import Inbound, Outbound, queue_outbound, store_inbound
+from bot.core.messaging import Outbound, queue_outbound
 from bot.dialogue import rasa_runtime
 from bot.dialogue.nlu_eval import read_report_yaml
 from bot.dialogue.pipeline import FLOOD_WINDOW, Pipeline
@@ -50,20 +51,16 @@ from bot.rasa_ext.category import labelled_examples
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.store.db import session_scope
 from bot.store.desk_models import NluCorrection
-from bot.store.models import ChannelIdentity, Citizen, InboxMessage, Officer, OutboxMessage, Ticket
+from bot.store.models import ChannelIdentity, Citizen, InboxMessage, OutboxMessage, Ticket
 from tests.conftest import BACKENDS
-from tests.helpers import NOW, context, make_ticket
-from tests.test_pipeline import closed_port
+from tests.helpers import NOW, context, make_ticket, officer
+from tests.test_pipeline import closed_port, stored
 
 both_backends = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 
 LETTER = ("Kính gửi UBND xã An Bình. Tôi tên là Vũ Thị Hằng, ở số nhà 27 thôn 3, điện thoại "
           "0905 123 456. Bãi rác tự phát cạnh [mương](location) bốc mùi, ông Trần Văn Bảy "
           "ở nhà 34/5 vẫn đổ rác ra đó.")
-
-
-def officer(session, username: str) -> Caller:
-    return Caller.officer(session.scalar(select(Officer).where(Officer.username == username)).id)
 
 
 def citizen_of(session, sender: str) -> Citizen:
@@ -159,13 +156,6 @@ def test_receipt_stores_the_nlu_reading_and_then_asks_the_optional_question(app_
 
 # --- consent through the pipeline -----------------------------------------------------------
 
-def stored(url: str, sender: str, text: str | None, button: str = "") -> int:
-    with session_scope(url) as session:
-        inbound = Inbound("web", f"{sender}:{text}:{button}", sender, text,
-                          {"button": button} if button else {})
-        return store_inbound(session, inbound, NOW).id
-
-
 @both_backends
 @pytest.mark.timeout(60)
 def test_consent_button_is_stored_without_rasa_and_not_asked_again(app_env):
@@ -175,8 +165,8 @@ def test_consent_button_is_stored_without_rasa_and_not_asked_again(app_env):
         offered = queue_outbound(session, Outbound("web", "c2", text, buttons), "q", NOW).id
     rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "token", timeout=2)  # Rasa is down
     pipeline = Pipeline(app_env, rasa, clock=lambda: NOW)
-    typed = stored(app_env, "c2", "training_consent:yes")  # typed, not pressed
-    pressed = stored(app_env, "c2", "Đồng ý", button=f"{offered}:0")
+    typed = stored(app_env, "training_consent:yes", "c2").id  # typed, not pressed
+    pressed = stored(app_env, "Đồng ý", "c2", button=f"{offered}:0").id
 
     async def run() -> None:
         await pipeline.process_inbound(typed)
@@ -212,6 +202,14 @@ def corrected_letter(url: str, sender: str, text: str = LETTER) -> str:
     code = filed(sender, text, category="ha_tang")
     accept_as(url, "kinhte", code, "moi_truong")  # the officer fixes the category
     return code
+
+
+def exported(url: str, sender: str) -> Path:
+    """A consenting citizen's corrected letter in the training export; the export's path."""
+    corrected_letter(url, sender)
+    say_yes(url, sender)
+    assert rasa_runtime.rebuild_corrections(load_settings()) == 1
+    return rasa_runtime.corrections_path(load_settings())
 
 
 @both_backends
@@ -263,10 +261,7 @@ def test_export_skips_unconsented_confidential_and_uncorrected_tickets(app_env, 
 @both_backends
 def test_erasure_drops_the_text_from_the_export_and_forgets_the_answer(app_env):
     settings = load_settings()
-    corrected_letter(app_env, "web:c5")
-    say_yes(app_env, "web:c5")
-    assert rasa_runtime.rebuild_corrections(settings) == 1
-    export = rasa_runtime.corrections_path(settings)
+    export = exported(app_env, "web:c5")
     assert "bốc mùi" in export.read_text()
     service.erase_personal_data("web:c5", context())
     assert not export.exists()  # the erasure itself rebuilt it: no old file outlives it
@@ -287,10 +282,7 @@ def test_train_command_reads_the_export_when_present_and_it_counts_for_staleness
     stamp = settings.rasa_model_dir / f"{rasa_runtime.MODEL_NAME}.sha256"
     stamp.write_text(rasa_runtime.training_fingerprint())
     assert rasa_runtime.model_is_current(settings)
-    corrected_letter(app_env, "web:c6")
-    say_yes(app_env, "web:c6")
-    assert rasa_runtime.rebuild_corrections(settings) == 1
-    export = rasa_runtime.corrections_path(settings)
+    export = exported(app_env, "web:c6")
     command = rasa_runtime.train_command(settings)
     assert command[command.index("--data") + 1:command.index("--config")] == [
         "nlu_data", str(export.resolve())]
@@ -354,11 +346,8 @@ def test_weekly_shares_per_iso_week_in_local_time_and_scoped_to_the_caller(app_e
 
 @pytest.mark.timeout(600)
 def test_rasa_validates_the_project_data_with_the_export_as_training_reads_it(app_env):
-    settings = load_settings()
-    corrected_letter(app_env, "web:c8")
-    say_yes(app_env, "web:c8")
-    assert rasa_runtime.rebuild_corrections(settings) == 1
-    data = rasa_runtime.training_data_paths(settings)
+    exported(app_env, "web:c8")
+    data = rasa_runtime.training_data_paths(load_settings())
     result = subprocess.run([sys.executable, "-m", "rasa", "data", "validate", "--data", *data,
                              "--domain", "domain.yml", "--config", "config.yml"],
                             cwd=PROJECT_ROOT, env=rasa_runtime.rasa_env(), capture_output=True,
@@ -368,10 +357,7 @@ def test_rasa_validates_the_project_data_with_the_export_as_training_reads_it(ap
 
 @pytest.mark.timeout(600)
 def test_eval_corrections_scores_the_export_with_the_current_model(app_env):
-    settings = load_settings()
-    corrected_letter(app_env, "web:c9")
-    say_yes(app_env, "web:c9")
-    assert rasa_runtime.rebuild_corrections(settings) == 1
+    exported(app_env, "web:c9")
     result = subprocess.run([sys.executable, "-m", "bot.cli", "nlu", "eval", "--corrections"],
                             capture_output=True, text=True, timeout=600, env=dict(os.environ),
                             cwd=PROJECT_ROOT)  # DATA_DIR and DATABASE_URL of this test

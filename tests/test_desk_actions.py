@@ -16,16 +16,12 @@ from bot.core.authz import Caller, NotAllowed
 from bot.core.tickets import IllegalTransition
 from bot.store.db import session_scope
 from bot.store.desk_models import NluCorrection, TicketDocument
-from bot.store.models import Attachment, Officer, OutboxMessage, Ticket, TicketNote
+from bot.store.models import Attachment, OutboxMessage, Ticket, TicketNote
 from tests.conftest import BACKENDS
-from tests.helpers import NOW, context, make_ticket
+from tests.helpers import NOW, context, make_ticket, officer
 
 pytestmark = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 REPORT = "Đường thôn 3 ngập sâu, cống bị tắc"
-
-
-def officer(session, username: str) -> Caller:
-    return Caller.officer(session.scalar(select(Officer.id).where(Officer.username == username)))
 
 
 def ticket_of(session, code: str) -> Ticket:
@@ -45,6 +41,13 @@ def told(url: str, recipient: str = "c1") -> list[str]:
 def file_report(ctx, text: str = REPORT, key: str = "inbox:1", **kwargs) -> str:
     return service.submit_report("web:c1", text, "thôn 3", key, ctx=ctx,
                                  **{"category": "ha_tang", **kwargs}).code
+
+
+def accepted_by_head(session, code: str, ctx) -> Caller:
+    """The roads' unit head accepts the report as filed (a phản ánh on infrastructure)."""
+    head = officer(session, "truongkt")
+    desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+    return head
 
 
 def event_texts(ticket: Ticket) -> list[str]:
@@ -130,8 +133,7 @@ def test_question_after_assignment_pauses_the_resolve_clock_and_the_answer_retur
     ctx = context()
     code = file_report(ctx)
     with session_scope(app_env) as session:
-        head = officer(session, "truongkt")
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+        head = accepted_by_head(session, code, ctx)
         desk.assign(session, head, code, ctx, officer_id=officer(session, "kinhte").id)
         due = clocks(session, code)["resolve"].due_at
         desk.ask_for_information(session, head, code, ctx, "Ông/Bà gửi giúp ảnh chụp?")
@@ -164,8 +166,7 @@ def test_assigning_during_a_question_after_acceptance_returns_the_answer_to_assi
     ctx = context()
     code = file_report(ctx)
     with session_scope(app_env) as session:
-        head = officer(session, "truongkt")
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+        head = accepted_by_head(session, code, ctx)
         desk.ask_for_information(session, head, code, ctx, "Ông/Bà cho biết số nhà?")
         with pytest.raises(IllegalTransition):  # no way back before thụ lý
             desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
@@ -179,8 +180,7 @@ def test_officer_texts_are_notes_events_keep_note_ids_and_the_citizen_hears_them
     ctx = context()
     code = file_report(ctx)
     with session_scope(app_env) as session:
-        head = officer(session, "truongkt")
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+        head = accepted_by_head(session, code, ctx)
         desk.reply(session, head, code, ctx, "Tổ công tác sẽ đến kiểm tra sáng mai.")
         ticket = ticket_of(session, code)
         assert ticket.status == "accepted" and ticket.events[-1].action == "replied"
@@ -218,8 +218,7 @@ def test_reopen_needs_a_resolved_ticket_and_keeps_its_reason_internal(app_env):
     ctx = context()
     code = file_report(ctx)
     with session_scope(app_env) as session:
-        head = officer(session, "truongkt")
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+        head = accepted_by_head(session, code, ctx)
         with pytest.raises(IllegalTransition):
             desk.reopen(session, head, code, ctx, "Kiểm tra lại")
         desk.resolve(session, head, code, ctx, "Đã xử lý.")
@@ -331,8 +330,7 @@ def test_search_text_is_folded_and_erasure_clears_notes_answer_relay_and_officer
         ticket = ticket_of(session, code)
         assert ticket.search_text.startswith(code.lower().replace("-", " "))
         assert "den duong hong o dong xoai thon 3" in ticket.search_text
-        head = officer(session, "truongkt")
-        desk.accept(session, head, code, ctx, kind="phan_anh", category="ha_tang")
+        head = accepted_by_head(session, code, ctx)
         desk.add_note(session, head, code, ctx, "Nhà ông A cạnh cột điện")
         desk.reply(session, head, code, ctx, "Ông/Bà ở số nhà mấy?")
         desk.resolve(session, head, code, ctx, "Đã thay bóng đèn.")

@@ -17,13 +17,14 @@ from bot.store.desk_models import NluCorrection
 from bot.store.models import Ticket
 from tests.browser import chromium, login, phone_page, require_chromium
 from tests.e2e import (
-    CODE,
-    press,
+    file_report,
     running_setup,
     say,
     start_and_consent,
+    telegram_consent,
+    telegram_report,
     text_of,
-    to_summary,
+    ticket,
 )
 
 PASSWORD = "mat-khau-can-bo-2026"
@@ -45,13 +46,6 @@ def officer(setup):
         page = phone_page(browser, setup.web)
         login(page, HEAD, PASSWORD)
         yield page
-
-
-def ticket(setup, code: str) -> Ticket:
-    with session_scope(setup.db_url) as session:
-        found = session.scalar(select(Ticket).where(Ticket.code == code))
-        session.expunge(found)
-        return found
 
 
 def submit(page, action: str, **fields: str) -> None:
@@ -93,20 +87,10 @@ def work_the_ticket(setup, page, code: str, citizen_answers) -> None:
 
 def test_telegram_report_worked_to_the_end_by_an_officer_on_a_phone(setup, officer):
     fake, chat = setup.telegram, 889001
-    fake.user_says(chat, "/start")
-    notice = fake.wait_for(lambda m: m["chat_id"] == chat and "Đồng ý" in fake.button_titles(m))
-    fake.user_presses(chat, notice, "Đồng ý")
+    telegram_consent(fake, chat)
     fake.wait_for(lambda m: m["chat_id"] == chat and m["text"].startswith("Dạ, cảm ơn"))
-    fake.user_says(chat, "Đường bê tông ở Thôn 1 bị sụt lún một đoạn dài, xe máy đi rất nguy hiểm")
-    for _ in range(2):  # files, phone: Bỏ qua
-        step = fake.wait_for(lambda m: m["chat_id"] == chat and "Bỏ qua" in fake.button_titles(m)
-                             and not m.get("pressed"))
-        step["pressed"] = True
-        fake.user_presses(chat, step, "Bỏ qua")
-    summary = fake.wait_for(lambda m: m["chat_id"] == chat and "Gửi" in fake.button_titles(m))
-    fake.user_presses(chat, summary, "Gửi")
-    code = CODE.search(fake.wait_for(
-        lambda m: m["chat_id"] == chat and CODE.search(m["text"]))["text"])[0]
+    code = telegram_report(
+        fake, chat, "Đường bê tông ở Thôn 1 bị sụt lún một đoạn dài, xe máy đi rất nguy hiểm")
 
     def answer_on_telegram(text: str) -> str:
         fake.wait_for(lambda m: m["chat_id"] == chat and "gần nhà số mấy" in m["text"])
@@ -124,9 +108,8 @@ def test_telegram_report_worked_to_the_end_by_an_officer_on_a_phone(setup, offic
 def test_web_chat_report_worked_to_the_end_by_an_officer_on_a_phone(setup, officer):
     with httpx.Client() as client:
         start_and_consent(client, setup)
-        summary = to_summary(client, setup, say(client, setup, text=(
-            "Mương thoát nước ở Thôn 3 bị lấp, mưa xuống là nước tràn vào nhà dân")))
-        code = CODE.search(text_of(press(client, setup, summary, "Gửi")))[0]
+        code = file_report(client, setup,
+                           "Mương thoát nước ở Thôn 3 bị lấp, mưa xuống là nước tràn vào nhà dân")
         pushed: list[dict] = []
 
         def pending() -> list[dict]:

@@ -7,19 +7,15 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import desk, service
-from bot.core.authz import Caller, NotAllowed
+from bot.core.authz import NotAllowed
 from bot.core.tickets import IllegalTransition
 from bot.store.db import session_scope
 from bot.store.models import Officer, OutboxMessage, Ticket, TicketNote
 from tests.conftest import BACKENDS
-from tests.helpers import context
+from tests.helpers import context, officer
 
 pytestmark = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 REPORT = "Đường thôn 3 ngập sâu, cống bị tắc"
-
-
-def officer(session, username: str) -> Caller:
-    return Caller.officer(session.scalar(select(Officer).where(Officer.username == username)).id)
 
 
 def citizen_messages(url: str, recipient: str = "c1") -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,13 +17,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels import telegram as channel
 from bot.channels.base import deliver_due
 from bot.core import desk, service
 from bot.core.authz import Caller
 from bot.core.messaging import Inbound, Outbound, queue_outbound, store_inbound
 from bot.core.notices import ticket_buttons, ticket_link
-from bot.core.officers import create_invite, redeem_invite
+from bot.core.officers import create_invite
 from bot.core.taxonomy import ActorType
 from bot.core.tickets import Actor, update_fields
 from bot.dialogue import officer_chat as chat
@@ -37,29 +35,18 @@ from bot.store.models import DataAccessLog, InboxMessage, Officer, OutboxMessage
 from tests.conftest import BACKENDS
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import NOW, context
+from tests.test_escalation import link
+from tests.test_pipeline import closed_port
+from tests.test_telegram_channel import polling_bot
 
 OWNER, COLLEAGUE, OUTSIDER, CITIZEN = "7001", "7002", "7003", "8001"
 SYSTEM = Actor(ActorType.SYSTEM, None, "system")
 _ids = itertools.count(1)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def officer_id(db_url: str, username: str) -> int:
     with session_scope(db_url) as session:
         return session.scalar(select(Officer.id).where(Officer.username == username))
-
-
-def link(db_url: str, username: str, chat_id: str) -> int:
-    """Link a Telegram account to an officer the real way: an invite code redeemed."""
-    with session_scope(db_url) as session:
-        officer = session.scalar(select(Officer).where(Officer.username == username))
-        code = create_invite(session, officer, NOW)
-        return redeem_invite(session, "telegram", chat_id, code, NOW).id
 
 
 def report(text: str = "Đèn đường thôn 3 hỏng cả tuần nay", category: str = "ha_tang",
@@ -327,33 +314,16 @@ class TestPipeline:
 
 
 @pytest.fixture
-def fake():
-    server = FakeTelegram()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(fake, app_env, tmp_path) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "var", database_url=app_env,
-                    telegram_token="123456:TEST", telegram_base_url=fake.base_url,
-                    telegram_base_file_url=fake.base_file_url)
+    return fake.bot_settings(app_env, tmp_path / "var")
 
 
 @asynccontextmanager
 async def telegram_bot(settings: Settings) -> AsyncIterator[None]:
     """The real PTB channel polling the fake Bot API; the notices queued so far delivered."""
-    pipe = Pipeline(settings.effective_database_url,
-                    RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2))
-    application = channel.build_application(settings, pipe)
-    await channel.start(application)
-    try:
-        await deliver_due(application.bot_data["sender"], pipe.db_url)
+    async with polling_bot(settings) as application:
+        await deliver_due(application.bot_data["sender"], settings.effective_database_url)
         yield
-    finally:
-        await channel.stop(application)
-        await pipe.rasa.aclose()
 
 
 async def answered(fake: FakeTelegram, chat_id: int, act, starts: str = "Dạ") -> dict:

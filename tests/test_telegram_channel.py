@@ -30,7 +30,6 @@ from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
 from bot.store.models import Attachment, InboxMessage, OutboxMessage
 from bot.web.app import start_web
-from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(120)
 SECRET = "webhook-secret_42"
@@ -44,18 +43,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def fake():
-    server = FakeTelegram()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(fake, db_url, tmp_path) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "var", database_url=db_url,
-                    telegram_token="123456:TEST", telegram_base_url=fake.base_url,
-                    telegram_base_file_url=fake.base_file_url)
+    return fake.bot_settings(db_url, tmp_path / "var")
 
 
 def webhook_settings(settings: Settings) -> Settings:

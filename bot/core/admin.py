@@ -1,9 +1,9 @@
 """Admin CRUD for the desk: units, areas and aliases, officers (roles, on-call, e-mail,
 deactivation, invite codes), routing rules, and (in bot/core/answers.py, re-exported here) FAQ
-entries and answer templates. Every call needs
-Role.ADMIN and writes an AdminChange row naming the fields changed (never their values: they
-may be personal). All of it lives in DB rows that routing, the FAQ and the desk read on each
-use, so a change takes effect at once, with no restart or retraining.
+entries and answer templates. Every call needs Role.ADMIN and writes an AdminChange row naming
+the fields changed (never their values: they may be personal). All of it lives in DB rows that
+routing, the FAQ and the desk read on each use, so a change takes effect at once, with no
+restart or retraining.
 
 Errors a form can show are AdminError (a ValueError with a Vietnamese message)."""
 
@@ -57,8 +57,7 @@ def apply_changes(obj: Any, changes: dict[str, Any]) -> list[str]:
 
 
 def only_fields(changes: dict[str, Any], allowed: set[str]) -> None:
-    unknown = set(changes) - allowed
-    if unknown:
+    if unknown := set(changes) - allowed:
         raise AdminError(f"Không sửa được trường: {', '.join(sorted(unknown))}.")
 
 
@@ -67,6 +66,28 @@ def cleaned(changes: dict[str, Any], cleaners: dict[str, Callable[[Any], Any]]) 
     without a cleaner may not be changed."""
     only_fields(changes, set(cleaners))
     return {name: cleaners[name](value) for name, value in changes.items()}
+
+
+def new_code(session: Session, column: Any, value: str | None, what: str, *where: Any,
+             pattern: re.Pattern[str] = CODE, chars: str = "'-' hoặc '_'",
+             taken: str = "{what} {code} đã có.") -> str:
+    """A new record's code (or user name): lowercase ASCII letters, digits and `chars`, not
+    used yet by `column` (among the rows `where` selects)."""
+    code = (value or "").strip().lower()
+    if not pattern.match(code):
+        raise AdminError(f"{what} chỉ gồm chữ thường không dấu, số, {chars}.")
+    if session.scalar(select(column).where(column == code, *where)) is not None:
+        raise AdminError(taken.format(what=what, code=code))
+    return code
+
+
+def created(session: Session, admin: Officer, entity: str, obj: T, fields: Iterable[str],
+            now: datetime | None) -> T:
+    """Store a new record and its AdminChange row."""
+    session.add(obj)
+    session.flush()
+    audit(session, admin, entity, obj.id, "create", fields, now)
+    return obj
 
 
 def get_or_fail(session: Session, model: type[T], entity_id: int | None, what: str) -> T:
@@ -103,20 +124,13 @@ def create_unit(session: Session, caller: Caller, code: str, name: str, level: s
                 parent_id: int | None = None, is_triage: bool = False,
                 now: datetime | None = None) -> OrgUnit:
     admin = admin_of(session, caller)
-    code = (code or "").strip().lower()
-    if not CODE.match(code):
-        raise AdminError("Mã đơn vị chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
-    if session.scalar(select(OrgUnit).where(OrgUnit.code == code)):
-        raise AdminError(f"Mã đơn vị {code} đã có.")
+    code = new_code(session, OrgUnit.code, code, "Mã đơn vị")
     parent = get_or_fail(session, OrgUnit, parent_id, "đơn vị cấp trên") if parent_id else None
     unit = OrgUnit(code=code, name=required_text(name, "tên đơn vị"),
                    level=choice(UnitLevel, level, "Cấp đơn vị"), parent=parent,
                    is_triage=bool(is_triage), created_at=now or utcnow())
-    session.add(unit)
-    session.flush()
-    audit(session, admin, "unit", unit.id, "create",
-          ["code", "name", "level", "parent_id", "is_triage"], now)
-    return unit
+    return created(session, admin, "unit", unit,
+                   ["code", "name", "level", "parent_id", "is_triage"], now)
 
 
 def update_unit(session: Session, caller: Caller, unit_id: int, now: datetime | None = None,
@@ -171,19 +185,13 @@ def create_area(session: Session, caller: Caller, unit_id: int, code: str, name:
                 now: datetime | None = None) -> Area:
     admin = admin_of(session, caller)
     unit = get_or_fail(session, OrgUnit, unit_id, "đơn vị")
-    code = (code or "").strip().lower()
-    if not CODE.match(code):
-        raise AdminError("Mã thôn/tổ chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
-    if session.scalar(select(Area).where(Area.unit_id == unit.id, Area.code == code)):
-        raise AdminError(f"Mã {code} đã có trong đơn vị này.")
+    code = new_code(session, Area.code, code, "Mã thôn/tổ", Area.unit_id == unit.id,
+                    taken="Mã {code} đã có trong đơn vị này.")
     area = Area(unit_id=unit.id, code=code, name=required_text(name, "tên thôn/tổ"),
                 kind=choice(AreaKind, kind, "Loại địa bàn"), aliases=_aliases(aliases),
                 is_remote=bool(is_remote), created_at=now or utcnow())
-    session.add(area)
-    session.flush()
-    audit(session, admin, "area", area.id, "create",
-          ["unit_id", "code", "name", "kind", "aliases", "is_remote"], now)
-    return area
+    return created(session, admin, "area", area,
+                   ["unit_id", "code", "name", "kind", "aliases", "is_remote"], now)
 
 
 def update_area(session: Session, caller: Caller, area_id: int, now: datetime | None = None,
@@ -225,20 +233,14 @@ def create_officer(session: Session, caller: Caller, username: str, full_name: s
                    unit_id: int, roles: Iterable[str], email: str | None = None,
                    on_call: bool = False, now: datetime | None = None) -> Officer:
     admin = admin_of(session, caller)
-    username = (username or "").strip().lower()
-    if not USERNAME.match(username):
-        raise AdminError("Tên đăng nhập chỉ gồm chữ thường không dấu, số, '.', '-' hoặc '_'.")
-    if session.scalar(select(Officer).where(Officer.username == username)):
-        raise AdminError(f"Tên đăng nhập {username} đã có.")
+    username = new_code(session, Officer.username, username, "Tên đăng nhập",
+                        pattern=USERNAME, chars="'.', '-' hoặc '_'")
     unit = get_or_fail(session, OrgUnit, unit_id, "đơn vị")
     officer = Officer(username=username, full_name=required_text(full_name, "họ tên"), unit=unit,
                       email=_email(email), on_call=bool(on_call), created_at=now or utcnow())
     officer.roles = [OfficerRole(role=r, unit_id=unit.id) for r in _roles(roles)]
-    session.add(officer)
-    session.flush()
-    audit(session, admin, "officer", officer.id, "create",
-          ["username", "full_name", "unit_id", "roles", "email", "on_call"], now)
-    return officer
+    return created(session, admin, "officer", officer,
+                   ["username", "full_name", "unit_id", "roles", "email", "on_call"], now)
 
 
 def update_officer(session: Session, caller: Caller, officer_id: int,
@@ -357,11 +359,8 @@ def create_rule(session: Session, caller: Caller, unit_id: int, category: str | 
                                     "area_id": area_id, "officer_id": officer_id})
     rule = RoutingRule(**values)
     _check_rule(session, rule)
-    session.add(rule)
-    session.flush()
-    audit(session, admin, "routing_rule", rule.id, "create",
-          [k for k, v in values.items() if v is not None], now)
-    return rule
+    return created(session, admin, "routing_rule", rule,
+                   [k for k, v in values.items() if v is not None], now)
 
 
 def update_rule(session: Session, caller: Caller, rule_id: int, now: datetime | None = None,

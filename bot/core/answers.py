@@ -12,14 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.admin import (
-    CODE,
-    AdminError,
     admin_of,
     apply_changes,
     audit,
     choice,
     cleaned,
+    created,
     get_or_fail,
+    new_code,
     required_text,
 )
 from bot.core.authz import Caller
@@ -51,17 +51,10 @@ def list_faq(session: Session, caller: Caller) -> list[FaqEntry]:
 def create_faq(session: Session, caller: Caller, key: str, question: str, answer: str,
                now: datetime | None = None) -> FaqEntry:
     admin = admin_of(session, caller)
-    key = (key or "").strip().lower()
-    if not CODE.match(key):
-        raise AdminError("Mã câu hỏi chỉ gồm chữ thường không dấu, số, '-' hoặc '_'.")
-    if session.scalar(select(FaqEntry).where(FaqEntry.key == key)):
-        raise AdminError(f"Mã câu hỏi {key} đã có.")
+    key = new_code(session, FaqEntry.key, key, "Mã câu hỏi")
     entry = FaqEntry(key=key, question=required_text(question, "câu hỏi", 1000),
                      answer=required_text(answer, "câu trả lời", 4000), updated_at=now or utcnow())
-    session.add(entry)
-    session.flush()
-    audit(session, admin, "faq", entry.id, "create", ["key", "question", "answer"], now)
-    return entry
+    return created(session, admin, "faq", entry, ["key", "question", "answer"], now)
 
 
 def update_faq(session: Session, caller: Caller, faq_id: int, now: datetime | None = None,
@@ -92,11 +85,8 @@ def create_template(session: Session, caller: Caller, title: str, body: str,
                               title=required_text(title, "tên mẫu"),
                               body=required_text(body, "nội dung", 4000),
                               updated_at=now or utcnow())
-    session.add(template)
-    session.flush()
-    audit(session, admin, "answer_template", template.id, "create",
-          ["category", "title", "body"], now)
-    return template
+    return created(session, admin, "answer_template", template, ["category", "title", "body"],
+                   now)
 
 
 def update_template(session: Session, caller: Caller, template_id: int,

@@ -4,11 +4,15 @@ and working-day calendar. Built once from the settings; tests build their own.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock, system_clock
 from bot.core.clocks import DEFAULT_RULES_FILE, ClockContext, load_rules
 from bot.core.workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,13 @@ class CoreContext:
                    relay_hours=relay_hours, urgent_accept_hours=urgent_accept_hours)
 
 
-def context_from_settings(clock: Clock = system_clock) -> CoreContext:
-    from bot.settings import load_settings
+def context_from_settings(clock: Clock = system_clock,
+                          settings: Settings | None = None) -> CoreContext:
+    """The context of the configured settings (or of the given `settings`)."""
+    if settings is None:
+        from bot.settings import load_settings
 
-    settings = load_settings()
+        settings = load_settings()
     calendar = WorkCalendar(extra_days_off=frozenset(settings.extra_days_off),
                             extra_working_days=frozenset(settings.extra_working_days))
     return CoreContext.build(settings.tz, settings.ticket_code_prefix, clock,

@@ -75,6 +75,19 @@ def _relay(ticket: Ticket, ctx: CoreContext) -> None:
                           if ctx.relay_hours else None)
 
 
+def _move_with_note(session: Session, caller: Caller, ticket: Ticket, ctx: CoreContext,
+                    status: Status, note_kind: str, text: str, internal: bool = False,
+                    action: str | None = None, relay: bool = False) -> Ticket:
+    """Keep the officer's text as a note and move the ticket to `status`; the event names the
+    note only. `relay`: the text is a message the citizen may answer."""
+    note = write_note(session, ticket, caller, note_kind, text, ctx, internal=internal)
+    if relay:
+        _relay(ticket, ctx)
+    change_status(session, ticket, status, caller.actor, ctx, action=action,
+                  data={"note_id": note.id})
+    return ticket
+
+
 def _codes(kind: str, category: str) -> tuple[Kind, Category]:
     try:
         return Kind(kind), Category(category)
@@ -180,11 +193,8 @@ def transfer_outside(session: Session, caller: Caller, code: str, ctx: CoreConte
     if not body or len(body.strip()) < 2:
         raise NotAllowed("Vui lòng ghi rõ cơ quan nhận đơn.")
     require_transition(ticket, Status.TRANSFERRED)
-    note = write_note(session, ticket, caller, "reason", reason, ctx)
     ticket.external_body = body.strip()[:300]
-    change_status(session, ticket, Status.TRANSFERRED, caller.actor, ctx,
-                  data={"note_id": note.id})
-    return ticket
+    return _move_with_note(session, caller, ticket, ctx, Status.TRANSFERRED, "reason", reason)
 
 
 def ask_for_information(session: Session, caller: Caller, code: str, ctx: CoreContext,
@@ -194,11 +204,8 @@ def ask_for_information(session: Session, caller: Caller, code: str, ctx: CoreCo
     ticket = load_ticket(session, caller, code)
     require_text(question)
     require_transition(ticket, Status.NEED_INFO)
-    note = write_note(session, ticket, caller, "question", question, ctx)
-    _relay(ticket, ctx)
-    change_status(session, ticket, Status.NEED_INFO, caller.actor, ctx,
-                  data={"note_id": note.id})
-    return ticket
+    return _move_with_note(session, caller, ticket, ctx, Status.NEED_INFO, "question", question,
+                           relay=True)
 
 
 def reply(session: Session, caller: Caller, code: str, ctx: CoreContext, text: str) -> Ticket:
@@ -243,10 +250,7 @@ def reject(session: Session, caller: Caller, code: str, ctx: CoreContext, reason
         raise NotAllowed("Vui lòng ghi rõ nơi người dân có thể gửi đơn.")
     require_transition(ticket, Status.REJECTED)
     text = f"{reason.strip()}\n{REDIRECT_LINE.format(redirect=redirect.strip())}"
-    note = write_note(session, ticket, caller, "reason", text, ctx)
-    change_status(session, ticket, Status.REJECTED, caller.actor, ctx,
-                  data={"note_id": note.id})
-    return ticket
+    return _move_with_note(session, caller, ticket, ctx, Status.REJECTED, "reason", text)
 
 
 def reopen(session: Session, caller: Caller, code: str, ctx: CoreContext, reason: str) -> Ticket:
@@ -255,10 +259,8 @@ def reopen(session: Session, caller: Caller, code: str, ctx: CoreContext, reason
     require_text(reason)
     if Status(ticket.status) not in (Status.RESOLVED, Status.CLOSED):
         raise IllegalTransition(f"{ticket.code}: only a resolved or closed ticket reopens")
-    note = write_note(session, ticket, caller, "reason", reason, ctx, internal=True)
-    change_status(session, ticket, Status.IN_PROGRESS, caller.actor, ctx, action="reopened",
-                  data={"note_id": note.id})
-    return ticket
+    return _move_with_note(session, caller, ticket, ctx, Status.IN_PROGRESS, "reason", reason,
+                           internal=True, action="reopened")
 
 
 def require_open(ticket: Ticket) -> None:

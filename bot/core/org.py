@@ -1,4 +1,5 @@
-"""Organisation import (units tree, areas, officers, FAQ) from plain data, e.g. YAML."""
+"""Organisation import (units tree, areas, officers, routing, FAQ, answer templates) from plain
+data, e.g. YAML."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.taxonomy import AreaKind, Category, Kind, Role, UnitLevel
+from bot.store.desk_models import AnswerTemplate
 from bot.store.models import Area, FaqEntry, Officer, OfficerRole, OrgUnit, RoutingRule
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "store" / "demo" / "commune.yml"
@@ -18,7 +20,8 @@ DEMO_FILE = Path(__file__).resolve().parent.parent / "store" / "demo" / "commune
 
 def import_org(session: Session, data: dict[str, Any], now: datetime) -> dict[str, int]:
     """Insert what is not there yet (matched by code/username/key); returns counts added."""
-    added = {"units": 0, "areas": 0, "officers": 0, "routing": 0, "faq": 0}
+    added = {"units": 0, "areas": 0, "officers": 0, "routing": 0, "faq": 0,
+             "answer_templates": 0}
     for unit in data.get("units", []):
         _import_unit(session, unit, None, now, added)
     session.flush()
@@ -40,8 +43,24 @@ def import_org(session: Session, data: dict[str, Any], now: datetime) -> dict[st
             session.add(FaqEntry(key=item["key"], question=item["question"],
                                  answer=item["answer"], updated_at=now))
             added["faq"] += 1
+    _import_templates(session, data.get("answer_templates", []), now, added)
     session.flush()
     return added
+
+
+def _import_templates(session: Session, items: list[dict[str, Any]], now: datetime,
+                      added: dict[str, int]) -> None:
+    """Answer templates officers start from, matched by (category, title)."""
+    for item in items:
+        category = Category(item["category"]).value if item.get("category") else None
+        exists = session.scalar(select(AnswerTemplate).where(
+            AnswerTemplate.title == item["title"],
+            AnswerTemplate.category.is_(None) if category is None
+            else AnswerTemplate.category == category))
+        if exists is None:
+            session.add(AnswerTemplate(category=category, title=item["title"],
+                                       body=item["body"], updated_at=now))
+            added["answer_templates"] += 1
 
 
 def _import_unit(session: Session, item: dict[str, Any], parent: OrgUnit | None,
@@ -94,6 +113,11 @@ def export_org(session: Session) -> dict[str, Any]:
         "routing": [_rule_data(session, rule) for rule in rules],
         "faq": [{"key": f.key, "question": f.question, "answer": f.answer}
                 for f in session.scalars(select(FaqEntry).order_by(FaqEntry.id))],
+        "answer_templates": [
+            {**({"category": a.category} if a.category else {}), "title": a.title,
+             "body": a.body}
+            for a in session.scalars(select(AnswerTemplate).where(AnswerTemplate.active)
+                                     .order_by(AnswerTemplate.id))],
     }
 
 

@@ -13,9 +13,7 @@ import jinja2
 from aiohttp import web
 
 from bot.core.clock import Clock, system_clock
-from bot.core.clocks import DEFAULT_RULES_FILE
-from bot.core.context import CoreContext
-from bot.core.workdays import WorkCalendar
+from bot.core.context import context_from_settings
 from bot.settings import Settings
 from bot.web.desk.push import setup_push_routes
 from bot.web.desk.routes import setup_routes
@@ -32,22 +30,13 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-def _context(settings: Settings, clock: Clock) -> CoreContext:
-    calendar = WorkCalendar(extra_days_off=frozenset(settings.extra_days_off),
-                            extra_working_days=frozenset(settings.extra_working_days))
-    return CoreContext.build(settings.tz, settings.ticket_code_prefix, clock,
-                             settings.clocks_file or DEFAULT_RULES_FILE, calendar,
-                             relay_hours=settings.relay_hours,
-                             urgent_accept_hours=settings.urgent_accept_hours)
-
-
 def setup_desk(app: web.Application, settings: Settings, db_url: str | None = None,
                clock: Clock = system_clock) -> None:
     """Mount the desk on `app` (before it starts)."""
     app[DESK_SETTINGS] = settings
     app[DESK_DB_URL] = db_url or settings.effective_database_url
     app[DESK_CLOCK] = clock
-    app[DESK_CONTEXT] = _context(settings, clock)
+    app[DESK_CONTEXT] = context_from_settings(clock, settings)
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                trim_blocks=True, lstrip_blocks=True)
     env.globals["push_js"] = (STATIC / "desk" / "push.js").exists()
