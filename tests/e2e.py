@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
 
-from bot.store.db import session_scope
 from bot.store.models import Ticket
+from tests import helpers
 from tests.fake_telegram import FakeTelegram
 
 READY_TIMEOUT = 400
@@ -100,10 +99,7 @@ def running_setup(root: Path, **env: str) -> Iterator[Setup]:
 
 def ticket(setup: Setup, code: str) -> Ticket:
     """The ticket as stored now (detached from its session)."""
-    with session_scope(setup.db_url) as session:
-        found = session.scalar(select(Ticket).where(Ticket.code == code))
-        session.expunge(found)
-        return found
+    return helpers.ticket(setup.db_url, code)
 
 
 def _kill_group(pid: int) -> None:

@@ -12,7 +12,7 @@ from bot.core.context import CoreContext
 from bot.core.taxonomy import ActorType
 from bot.core.tickets import Actor, TicketDraft, create_ticket
 from bot.store.db import session_scope
-from bot.store.models import Officer
+from bot.store.models import Officer, OutboxMessage, Ticket
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 in Hanoi
@@ -50,3 +50,18 @@ def make_ticket(url: str, text: str = "Đường thôn 3 ngập", key: str | Non
 def officer(session, username: str) -> Caller:
     """The officer with this user name (demo commune), as a caller of core operations."""
     return Caller.officer(session.scalar(select(Officer.id).where(Officer.username == username)))
+
+
+def ticket(url: str, code: str) -> Ticket:
+    """The ticket as stored now (detached from its session)."""
+    with session_scope(url) as session:
+        found = session.scalar(select(Ticket).where(Ticket.code == code))
+        session.expunge(found)
+        return found
+
+
+def told(url: str, recipient: str = "c1") -> list[str]:
+    """The texts queued to this chat recipient (the citizen "web:c1" by default), in order."""
+    with session_scope(url) as session:
+        return list(session.scalars(select(OutboxMessage.text).where(
+            OutboxMessage.recipient_external_id == recipient).order_by(OutboxMessage.id)))

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.core import admin, answers
 from bot.core.authz import Caller, NotAllowed, active_officer
 from bot.core.faq import best_answer
 from bot.core.officers import redeem_invite
 from bot.store.db import session_scope
-from bot.store.desk_models import AdminChange, DeskSession
+from bot.store.desk_models import AdminChange, AnswerTemplate, DeskSession
 from bot.store.models import Area, FaqEntry, Officer, OrgUnit, Ticket
 from tests.conftest import BACKENDS
 from tests.helpers import NOW, make_ticket
@@ -216,6 +216,7 @@ def test_bad_values_are_refused_with_a_message(db_url):
 
 def test_templates_for_a_category_come_first_then_general_ones(db_url):
     with session_scope(db_url) as session:
+        session.execute(delete(AnswerTemplate))  # without the demo commune's own templates
         me = as_(session, "quantri")
         general = admin.create_template(session, me, "Cảm ơn", "Dạ, cảm ơn Ông/Bà.")
         road = admin.create_template(session, me, "Đã sửa đường", "Dạ, đã sửa.",

@@ -18,7 +18,7 @@ from bot.store.db import session_scope
 from bot.store.desk_models import NluCorrection, TicketDocument
 from bot.store.models import Attachment, OutboxMessage, Ticket, TicketNote
 from tests.conftest import BACKENDS
-from tests.helpers import NOW, context, make_ticket, officer
+from tests.helpers import NOW, context, make_ticket, officer, told
 
 pytestmark = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
 REPORT = "Đường thôn 3 ngập sâu, cống bị tắc"
@@ -30,12 +30,6 @@ def ticket_of(session, code: str) -> Ticket:
 
 def clocks(session, code: str) -> dict:
     return {c.name: c for c in ticket_of(session, code).clocks}
-
-
-def told(url: str, recipient: str = "c1") -> list[str]:
-    with session_scope(url) as session:
-        return list(session.scalars(select(OutboxMessage.text).where(
-            OutboxMessage.recipient_external_id == recipient).order_by(OutboxMessage.id)))
 
 
 def file_report(ctx, text: str = REPORT, key: str = "inbox:1", **kwargs) -> str:

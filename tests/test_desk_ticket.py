@@ -5,18 +5,13 @@ strings, signed PDFs and the files of a ticket. Officers log in with a real desk
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.core import service
-from bot.dialogue.pipeline import Pipeline
-from bot.dialogue.rasa_client import RasaClient
 from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.desk_models import AnswerTemplate, NluCorrection, TicketDocument
@@ -26,17 +21,12 @@ from bot.store.models import (
     Citizen,
     DataAccessLog,
     Officer,
-    OutboxMessage,
     Ticket,
     TicketNote,
 )
-from bot.web.app import create_app
-from bot.web.desk.auth_store import create_session
-from bot.web.desk.security import SESSION_COOKIE
-from tests import helpers
 from tests.conftest import BACKENDS
-from tests.helpers import NOW, context
-from tests.test_pipeline import closed_port
+from tests.desk_client import desk
+from tests.helpers import context, ticket, told
 
 pytestmark = [pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True),
               pytest.mark.timeout(120)]
@@ -45,103 +35,12 @@ REPORT = "Đường bê tông thôn 3 bị sụt lún một đoạn dài, xe má
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class Browser:
-    """One officer's cookie jar against the running desk."""
-
-    def __init__(self, server: TestServer, token: str | None) -> None:
-        self.http = aiohttp.ClientSession(base_url=server.make_url("/"),
-                                          cookie_jar=aiohttp.CookieJar(unsafe=True))
-        if token:
-            self.http.cookie_jar.update_cookies({SESSION_COOKIE: token}, server.make_url("/"))
-
-    async def get(self, path: str) -> tuple[int, str]:
-        async with self.http.get(path, allow_redirects=False) as response:
-            return response.status, await response.text()
-
-    async def page(self, code: str, query: str = "") -> str:
-        status, html = await self.get(f"/desk/tickets/{code}{query}")
-        assert status == 200, html
-        return html
-
-    async def post(self, code: str, action: str, csrf: bool = True,
-                   data: dict | aiohttp.FormData | None = None) -> tuple[int, str]:
-        """POST one action form with the page's CSRF token; (status, Location or body)."""
-        form = data if isinstance(data, aiohttp.FormData) else aiohttp.FormData(data or {})
-        if csrf:
-            form.add_field("csrf_token", await self.csrf())
-        async with self.http.post(f"/desk/tickets/{code}/{action}", data=form,
-                                  allow_redirects=False) as response:
-            body = await response.text()
-            return response.status, response.headers.get("Location", body)
-
-    async def csrf(self) -> str:
-        _, html = await self.get("/desk/")
-        return CSRF.search(html)[1]
-
-    async def act(self, code: str, action: str, **fields) -> str:
-        """An action that must succeed: 303 back to the ticket, whose page says it was done."""
-        status, location = await self.post(code, action, data=fields)
-        assert (status, location) == (303, f"/desk/tickets/{code}"), location
-        return await self.page(code)
-
-
-Scenario = Callable[[Callable[[str | None], Browser]], Awaitable[None]]
-
-
-def desk(scenario: Scenario, clock: helpers.TestClock | None = None) -> None:
-    """Run a scenario against the bot's web app (desk mounted) with the settings of app_env;
-    `login(username)` gives a Browser with a fresh desk session of that officer."""
-    settings = load_settings()
-    clock = clock or helpers.TestClock(NOW)
-    url = settings.effective_database_url
-    rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
-    pipeline = Pipeline(url, rasa, clock=clock)
-
-    async def main() -> None:
-        server = TestServer(create_app(settings, pipeline))
-        await server.start_server()
-        browsers: list[Browser] = []
-
-        def login(username: str | None) -> Browser:
-            token = None
-            if username:
-                with session_scope(url) as session:
-                    officer = session.scalar(select(Officer).where(Officer.username == username))
-                    token = create_session(session, officer.id, clock(), 12)
-            browsers.append(Browser(server, token))
-            return browsers[-1]
-
-        try:
-            await scenario(login)
-        finally:
-            for browser in browsers:
-                await browser.http.close()
-            await server.close()
-            await rasa.aclose()
-
-    asyncio.run(main())
 
 
 def report(text: str = REPORT, sender: str = "web:c1", key: str = "inbox:1", **kwargs) -> str:
     kwargs = {"category": "ha_tang", **kwargs}
     return service.submit_report(sender, text, kwargs.pop("place", "Thôn 3"), key,
                                  ctx=context(), **kwargs).code
-
-
-def ticket(url: str, code: str) -> Ticket:
-    with session_scope(url) as session:
-        found = session.scalar(select(Ticket).where(Ticket.code == code))
-        session.expunge(found)
-        return found
-
-
-def told(url: str, recipient: str = "c1") -> list[str]:
-    with session_scope(url) as session:
-        return list(session.scalars(select(OutboxMessage.text).where(
-            OutboxMessage.recipient_external_id == recipient).order_by(OutboxMessage.id)))
 
 
 def attach(url: str, code: str, data: bytes = PHOTO, content_type: str = "image/jpeg",

@@ -34,7 +34,7 @@ from bot.store.desk_models import NluCorrection
 from bot.store.models import DataAccessLog, InboxMessage, Officer, OutboxMessage, Ticket
 from tests.conftest import BACKENDS
 from tests.fake_telegram import FakeTelegram
-from tests.helpers import NOW, context
+from tests.helpers import NOW, context, ticket
 from tests.test_escalation import link
 from tests.test_pipeline import closed_port
 from tests.test_telegram_channel import polling_bot
@@ -55,13 +55,6 @@ def report(text: str = "Đèn đường thôn 3 hỏng cả tuần nay", categor
     key = f"test:{next(_ids)}"
     return service.submit_report("web:c1", text, "thôn 3", key, category=category, kind=kind,
                                  ctx=context(now), phone="0901234567", **kwargs).code
-
-
-def ticket(db_url: str, code: str) -> Ticket:
-    with session_scope(db_url) as session:
-        found = session.scalar(select(Ticket).where(Ticket.code == code))
-        session.expunge(found)
-        return found
 
 
 def set_officer(db_url: str, code: str, username: str | None) -> None:

@@ -8,26 +8,21 @@ from __future__ import annotations
 import asyncio
 import re
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.core import webpush
-from bot.dialogue.pipeline import Pipeline
-from bot.dialogue.rasa_client import RasaClient
 from bot.jobs.notice_delivery import deliver_notices
 from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.desk_models import PushSubscription
 from bot.store.models import Officer
-from bot.web.app import create_app
 from bot.web.desk.auth_store import create_session
-from bot.web.desk.security import SESSION_COOKIE
 from tests.conftest import BACKENDS
+from tests.desk_client import desk_http, make_app
 from tests.fake_push import BrowserKeys, FakePushService
 from tests.helpers import NOW, TestClock
-from tests.test_pipeline import closed_port
 from tests.test_webpush import add_notice, decrypt, delivery
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -38,10 +33,7 @@ class OfficerBrowser:
     """One officer's browser: a desk session cookie and the page's CSRF token."""
 
     def __init__(self, server: TestServer, token: str | None) -> None:
-        self.http = aiohttp.ClientSession(base_url=server.make_url("/"),
-                                          cookie_jar=aiohttp.CookieJar(unsafe=True))
-        if token:
-            self.http.cookie_jar.update_cookies({SESSION_COOKIE: token}, server.make_url("/"))
+        self.http = desk_http(server, token)
 
     async def csrf(self) -> str:
         async with self.http.get("/desk/notices", allow_redirects=False) as response:
@@ -61,11 +53,10 @@ class OfficerBrowser:
 def run_desk(scenario, usernames=("truongkt", "kinhte")) -> None:
     settings = load_settings()
     url = settings.effective_database_url
-    rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
-    pipeline = Pipeline(url, rasa, clock=TestClock(NOW))
+    app = make_app(settings, TestClock(NOW))
 
     async def main() -> None:
-        server = TestServer(create_app(settings, pipeline))
+        server = TestServer(app)
         await server.start_server()
         browsers = {}
         with session_scope(url) as session:
@@ -80,7 +71,6 @@ def run_desk(scenario, usernames=("truongkt", "kinhte")) -> None:
             for _, browser in browsers.values():
                 await browser.http.close()
             await server.close()
-            await rasa.aclose()
 
     asyncio.run(main())
 

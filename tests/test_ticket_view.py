@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.core import desk, service
 from bot.core.admin import create_template
@@ -17,6 +17,7 @@ from bot.core.desk import TicketNotFound
 from bot.core.ticket_view import VIEW_PURPOSE, clock_view, ticket_page
 from bot.core.tickets import update_fields
 from bot.store.db import session_scope
+from bot.store.desk_models import AnswerTemplate
 from bot.store.models import Attachment, Citizen, DataAccessLog, Officer, Ticket, TicketClock
 from tests.conftest import BACKENDS
 from tests.helpers import NOW, OFFICER, TZ, context, make_ticket
@@ -228,6 +229,7 @@ def test_attachments_documents_and_answer_templates_listed(db_url):
         me = as_(session, "kinhte")
         desk.accept(session, me, code, ctx, kind="phan_anh", category="moi_truong",
                     document_number="12/TB-UBND")
+        session.execute(delete(AnswerTemplate))  # without the demo commune's own templates
         template = create_template(session, as_(session, "quantri"), "Đã thu gom",
                                    "Dạ, xã đã thu gom rác.", category="moi_truong")
     view = page(db_url, "kinhte", code)
