@@ -103,6 +103,8 @@ def test_question_before_acceptance_keeps_the_accept_clock_and_the_answer_leads_
         desk.start_work(session, officer(session, "truongkt"), code, ctx)
     assert service.add_information("web:c1", code, "Đoạn trước nhà văn hóa", "inbox:2",
                                    ctx=ctx) == "Đã tiếp nhận"
+    # the pipeline says "đã bổ sung vào đơn"; no second "đã được tiếp nhận" from the core
+    assert "đoạn đường ngập ở đâu" in told(app_env)[-1]
     with session_scope(app_env) as session:
         ticket = ticket_of(session, code)
         accept = clocks(session, code)["accept"]
@@ -340,3 +342,19 @@ def test_search_text_is_folded_and_erasure_clears_notes_answer_relay_and_officer
         notices = session.scalars(select(OfficerNotice.text)).all()
         assert to_officers and not any("thôn 3" in t or "Xoài" in t for t in to_officers)
         assert not any("thôn 3" in t or "Xoài" in t for t in notices)
+
+
+def test_the_denouncer_is_told_of_an_extension_with_the_new_deadline_and_decision(app_env):
+    ctx = context()
+    code = file_report(ctx, "Tố cáo cán bộ địa chính xã nhận tiền để làm sổ đỏ nhanh",
+                       category="can_bo", kind="to_cao")
+    with session_scope(app_env) as session:
+        handler = officer(session, "chutich")
+        desk.accept(session, handler, code, ctx, kind="to_cao", category="can_bo")
+        desk.extend_resolve_clock(session, handler, code, ctx, 30, "15/QĐ-UBND",
+                                  "Cần xác minh thêm tại ngân hàng")
+        due = clocks(session, code)["resolve"].due_at
+    last = told(app_env)[-1]
+    assert "gia hạn" in last and "15/QĐ-UBND" in last
+    assert due.astimezone(ctx.tz).strftime("%d/%m/%Y") in last
+    assert "xác minh thêm tại ngân hàng" not in last  # the reason is internal

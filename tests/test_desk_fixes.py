@@ -21,7 +21,8 @@ def test_invite_codes_only_in_their_own_format(empty_db_url):
     assert looks_like_invite(" abcd-efgh ") == "ABCDEFGH"
     assert looks_like_invite("/moi ABCDEFGH") == "ABCDEFGH"
     assert looks_like_invite("/moi abcd-efgh") == "ABCDEFGH"
-    for words in ("thankyou", "THANKYOU", "ABCDEFGH", "xin chào", "/moi", "ABCD-EFGHJ"):
+    for words in ("thankyou", "THANKYOU", "ABCDEFGH", "xin chào", "/moi", "ABCD-EFGHJ",
+                  "good-luck", "/moi hello-world", "IOIO-0101"):
         assert looks_like_invite(words) is None, words
 
 

@@ -14,6 +14,7 @@ from bot.core import templates as t
 from bot.core.messaging import Outbound, queue_outbound
 from bot.core.notices import store_notice, ticket_buttons, ticket_link
 from bot.core.taxonomy import CATEGORY_LABELS, ActorType, Category, Role, Status
+from bot.store.desk_models import TicketDocument
 from bot.store.models import (
     ChannelIdentity,
     Citizen,
@@ -83,8 +84,9 @@ def _place(ticket: Ticket) -> str:
 def notify_event(session: Session, ticket: Ticket, event: TicketEvent, now: datetime,
                  tz: ZoneInfo) -> None:
     values = _values(session, ticket, event, tz)
-    # The conversation itself answers a new report (code, unit, deadline): no second message.
-    if event.to_status and event.action != "created":
+    # The conversation itself answers a new report (code, unit, deadline) and an answer to a
+    # question ("đã bổ sung vào đơn"): no second message.
+    if event.to_status and event.action not in ("created", "information_added"):
         text = (t.REOPENED.format(**values) if event.action == "reopened"
                 else t.status_text(Status(event.to_status), **values))
         buttons = (t.rating_buttons(ticket.code) if event.to_status == Status.RESOLVED
@@ -95,6 +97,12 @@ def notify_event(session: Session, ticket: Ticket, event: TicketEvent, now: date
             _tell_linked(session, ticket, event, text, values, now)
     elif event.action == "replied" and values["text"]:  # an officer's message, no status change
         _queue(session, citizen_address(session, ticket), t.OFFICER_REPLY.format(**values),
+               f"event:{event.id}:citizen", ticket, now, citizen_id=ticket.citizen_id)
+    elif event.action == "resolve_clock_extended":  # the denouncer is told (art. 30)
+        document = session.get(TicketDocument, (event.data or {}).get("document_id") or 0)
+        _queue(session, citizen_address(session, ticket), t.EXTENDED.format(
+                   code=ticket.code, due=values["due"],
+                   number=document.number if document else "—"),
                f"event:{event.id}:citizen", ticket, now, citizen_id=ticket.citizen_id)
     elif event.action == "linked_duplicate" and ticket.duplicate_of_id:
         master = session.get(Ticket, ticket.duplicate_of_id)

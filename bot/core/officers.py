@@ -15,12 +15,12 @@ from bot.core.citizens import identity_for
 from bot.core.taxonomy import Role
 from bot.store.models import ChannelIdentity, Officer, OfficerInvite, OfficerRole, OrgUnit
 
-INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes use only these
 # Only in their own format: "ABCD-EFGH" (with the dash), or after /moi ("/moi ABCDEFGH"); an
 # 8-letter word ("thankyou") is the citizen's, not an invite.
+CODE_PART = "([A-HJ-NP-Z2-9]{4})"  # four letters of INVITE_ALPHABET ("good-luck" has an O)
 INVITE_PATTERN = re.compile(
-    r"^(?:/moi(?:@\w+)?\s+([A-Z2-9]{4})-?([A-Z2-9]{4})|([A-Z2-9]{4})-([A-Z2-9]{4}))$",
-    re.IGNORECASE)
+    rf"^(?:/moi(?:@\w+)?\s+{CODE_PART}-?{CODE_PART}|{CODE_PART}-{CODE_PART})$", re.IGNORECASE)
 INVITE_TTL = timedelta(days=3)
 
 

@@ -27,6 +27,8 @@ CITIZEN_STATUS = {
     Status.WITHDRAWN: "Dạ, đơn {code} đã được rút theo đề nghị của Ông/Bà.",
 }
 REOPENED = "Dạ, đơn {code} đã được mở lại để xử lý tiếp."
+EXTENDED = ("Dạ, thời hạn giải quyết đơn {code} được gia hạn đến {due} theo quyết định số "
+            "{number}.")
 OFFICER_REPLY = "Dạ, {unit} gửi Ông/Bà về đơn {code}:\n{text}"
 # Buttons under the answer. Payloads are the core's own ("rate:CODE:N"); the dialogue layer
 # turns them into what its engine understands.
