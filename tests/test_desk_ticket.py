@@ -250,6 +250,12 @@ def test_an_officer_of_another_unit_is_refused_the_page_the_post_and_the_files(a
         async with head.http.get(f"/desk/attachments/{photo}") as response:
             assert response.status == 200 and await response.read() == PHOTO
             assert response.headers["Content-Type"] == "image/jpeg"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        # served with ranges (a video can be seeked)
+        async with head.http.get(f"/desk/attachments/{photo}",
+                                 headers={"Range": "bytes=2-9"}) as response:
+            assert response.status == 206 and await response.read() == PHOTO[2:10]
+            assert response.headers["Content-Type"] == "image/jpeg"
             assert response.headers["Content-Disposition"] == "inline"
             assert response.headers["X-Content-Type-Options"] == "nosniff"
         status, _ = await login(None).get(f"/desk/tickets/{code}")

@@ -52,6 +52,13 @@ class LocalFileStorage:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def local_path(self, key: str) -> Path:
+        """Where the file lies, for streaming it (HTTP ranges: a video can be seeked)."""
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        return path
+
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if self.root.resolve() not in path.parents:

@@ -169,12 +169,13 @@ async def attachment_view(request: web.Request) -> web.StreamResponse:
         return error_page(request, 404, "Không tìm thấy tệp", FILE_NOT_FOUND_TEXT)
     key, content_type = found
     try:
-        data = await asyncio.to_thread(storage_of(request).get, key)
+        path = await asyncio.to_thread(storage_of(request).local_path, key)
     except (OSError, ValueError):
         log.warning("desk_attachment_missing", attachment_id=attachment_id)
         return error_page(request, 404, "Không tìm thấy tệp", FILE_NOT_FOUND_TEXT)
     inline = content_type in INLINE_TYPES
-    return web.Response(body=data, headers={
+    # Streamed from disk with Range support, so a video or voice note can be seeked.
+    return web.FileResponse(path, headers={
         "Content-Type": content_type if inline else "application/octet-stream",
         "Content-Disposition": "inline" if inline else "attachment",
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
