@@ -19,6 +19,7 @@ from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.desk_models import DeskSession, LoginThrottle
 from bot.store.models import Officer
+from bot.web.desk.auth_store import create_session, load_session
 from tests.conftest import BACKENDS
 from tests.desk_client import PASSWORD, csrf, login, make_app, page_token, run, with_passwords
 from tests.helpers import NOW, TestClock, make_ticket
@@ -296,9 +297,14 @@ def cli(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 
 def test_officer_passwd_reads_the_password_from_stdin_and_ends_sessions(db_url):
+    with session_scope(db_url) as session:  # logged in on some device before the change
+        kinhte = session.scalar(select(Officer).where(Officer.username == "kinhte"))
+        token = create_session(session, kinhte.id, NOW, hours=12)
     done = cli(db_url, "officer", "passwd", "kinhte", stdin="mat-khau-tu-stdin-01\n")
     assert done.returncode == 0, done.stderr
     assert verify_password(officer(db_url, "kinhte").password_hash, "mat-khau-tu-stdin-01")
+    with session_scope(db_url) as session:
+        assert load_session(session, token, NOW, 12) is None  # that device is logged out
     short = cli(db_url, "officer", "passwd", "kinhte", stdin="ngan\n")
     assert short.returncode == 1 and "ít nhất 10 ký tự" in short.stderr
     unknown = cli(db_url, "officer", "passwd", "khongco", stdin="mat-khau-tu-stdin-01\n")
