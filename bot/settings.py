@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     smtp_from: str = Field("nghedan@localhost")
     smtp_starttls: bool = Field(True)
 
+    # Leaders: the weekly digest, figures, the public board, operations
+    digest_weekday: int = Field(0, ge=0, le=6, description="Day of the weekly digest "
+                                "(0 = Monday), Asia/Ho_Chi_Minh; it covers the week before.")
+    digest_time: str = Field("07:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                             description="Local time (HH:MM) of the weekly digest.")
+    public_board: bool = Field(True, description="The public board at /public/ (no login).")
+    metrics_token: str = Field("", description="Bearer token /metrics asks for; empty: open "
+                               "(keep the port internal).")
+
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_format: str = Field("json", pattern=r"^(json|console)$")
 

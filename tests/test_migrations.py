@@ -48,12 +48,12 @@ def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
 
     downgrade(empty_db_url, "-1")
     assert current_revision(empty_db_url) == revisions_newest_first()[1]
-    # 0005 added the officers' desk tables
-    assert "desk_sessions" not in tables(empty_db_url)
-    assert "tickets" in tables(empty_db_url)
+    # 0006 added the figures' calendar, past clock periods and the digests
+    assert not {"work_calendar", "ticket_clock_periods", "digests"} & tables(empty_db_url)
+    assert {"tickets", "desk_sessions"} <= tables(empty_db_url)
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == head_revision()
-    assert {"desk_sessions", "officer_notices", "login_throttles"} <= tables(empty_db_url)
+    assert {"work_calendar", "ticket_clock_periods", "digests"} <= tables(empty_db_url)
 
 
 def test_every_step_goes_down_and_up_again(empty_db_url):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.core.taxonomy import Kind, Status
 from bot.core.workdays import WorkCalendar
 from bot.store.models import Area, Ticket, TicketClock
+from bot.store.report_models import TicketClockPeriod
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("clocks.yml")
 WORKING_DAYS, CALENDAR_DAYS, HOURS = "working_days", "calendar_days", "hours"
@@ -123,20 +124,34 @@ def apply_status(session: Session, ticket: Ticket, new_status: Status, now: date
             if clock is None:
                 clock = TicketClock(name=rule.name)
                 ticket.clocks.append(clock)
+            else:
+                archive_period(session, ticket, clock, now)
             clock.unit, clock.length, clock.source = unit, days, source
             clock.started_at, clock.due_at = now, due
             clock.extensions = 0
             clock.paused_at = clock.stopped_at = clock.reminded_at = clock.escalated_at = None
+            clock.stopped_by = None
             continue
         if clock is None or clock.stopped_at is not None:
             continue
         if new_status in rule.stop:
             _resume(clock, now, ctx)
-            clock.stopped_at = now
+            clock.stopped_at, clock.stopped_by = now, new_status.value
         elif new_status in rule.pause:
             clock.paused_at = clock.paused_at or now
         elif clock.paused_at is not None:
             _resume(clock, now, ctx)
+
+
+def archive_period(session: Session, ticket: Ticket, clock: TicketClock, now: datetime) -> None:
+    """Keep the period a restart (a reopen) is about to replace, for the on-time figures."""
+    if clock.started_at is None or clock.due_at is None:
+        return
+    session.add(TicketClockPeriod(
+        ticket_id=ticket.id, name=clock.name, unit=clock.unit, length=clock.length,
+        started_at=clock.started_at, due_at=clock.due_at,
+        stopped_at=clock.stopped_at or now, stopped_by=clock.stopped_by or "restarted",
+        extensions=clock.extensions or 0, archived_at=now))
 
 
 def recompute_terms(session: Session, ticket: Ticket, name: str, ctx: ClockContext,

@@ -59,7 +59,7 @@ def link_duplicate(session: Session, caller: Caller, code: str, ctx: CoreContext
     now = ctx.clock()
     for clock in ticket.clocks:
         if clock.stopped_at is None:
-            clock.paused_at, clock.stopped_at = None, now
+            clock.paused_at, clock.stopped_at, clock.stopped_by = None, now, "duplicate"
     for linked in session.scalars(select(Ticket).where(Ticket.duplicate_of_id == ticket.id)):
         linked.duplicate_of_id = master.id  # tickets linked to this one follow it
     update_fields(session, ticket, caller.actor, ctx, action="linked_duplicate", notify=True,

@@ -207,6 +207,13 @@ class Ticket(Timestamped, Base):
     # for the desk's queue order. Kept by database triggers on ticket_clocks (migration 0005):
     # never set it in code.
     next_due_at: Mapped[datetime | None]
+    # The public board: a summary the officer writes or approves when resolving (never the
+    # citizen's own words), and an officer's decision to hide it, with the reason.
+    public_summary: Mapped[str | None] = mapped_column(Text)
+    public_summary_by: Mapped[int | None] = mapped_column(Integer)
+    public_hidden_at: Mapped[datetime | None]
+    public_hidden_reason: Mapped[str | None] = mapped_column(String(300))
+    public_hidden_by: Mapped[int | None] = mapped_column(Integer)
 
     clocks: Mapped[list[TicketClock]] = relationship(cascade="all, delete-orphan")
     events: Mapped[list[TicketEvent]] = relationship(
@@ -256,6 +263,9 @@ class TicketClock(Base):
     reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     extensions: Mapped[int] = mapped_column(Integer, default=0)  # tố cáo: at most 2 (art. 30)
+    # The status that stopped it (accepted, resolved, withdrawn...), or "duplicate" when the
+    # ticket was linked to another: figures leave withdrawn and duplicate clocks out.
+    stopped_by: Mapped[str | None] = mapped_column(String(20))
 
 
 class TicketEvent(Base):
@@ -413,3 +423,4 @@ class JobRun(Base):
 # The officers' desk (sessions, notices, templates, corrections...) lives in its own module;
 # importing it here puts its tables on the same metadata for Alembic and create_all.
 from bot.store import desk_models  # noqa: E402, F401
+from bot.store import report_models  # noqa: E402, F401
