@@ -70,14 +70,15 @@ def test_thankyou_reaches_the_dialogue_and_only_a_dashed_or_moi_code_is_taken_fo
 
 def test_admin_command_on_an_older_schema_or_unreachable_database_says_what_to_do(
         empty_db_url, tmp_path):
-    from bot.store.migrate import upgrade
+    from bot.store.migrate import head_revision, upgrade
     from tests.test_admin_cli import cli
     from tests.test_pipeline import closed_port
 
     upgrade(empty_db_url, "0004")
     older = cli(empty_db_url, "officer", "list", data_dir=tmp_path)
     assert older.returncode == 1 and older.stderr.strip() == (
-        "Cơ sở dữ liệu chưa cập nhật (phiên bản 0004, mới nhất 0005): chạy `nghedan db upgrade`.")
+        f"Cơ sở dữ liệu chưa cập nhật (phiên bản 0004, mới nhất {head_revision()}): "
+        "chạy `nghedan db upgrade`.")
     gone = cli(f"postgresql://postgres@127.0.0.1:{closed_port()}/none", "officer", "list",
                data_dir=tmp_path)
     assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1
