@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from bot.cli.admin import officer_app, org_app
+from bot.cli.digest import digest_command
 from bot.cli.nlu import nlu_app
+from bot.cli.report import report_command
 from bot.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -19,6 +21,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(officer_app, name="officer")
 app.add_typer(nlu_app, name="nlu")
+app.command("digest")(digest_command)
+app.command("report")(report_command)
 
 
 def settings() -> Settings:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core import public_board
 from bot.core.authz import Caller, NotAllowed, officer_can_handle, require_ticket_access
 from bot.core.context import CoreContext
 from bot.core.routing import least_loaded_officer
@@ -223,10 +224,13 @@ def reply(session: Session, caller: Caller, code: str, ctx: CoreContext, text: s
 
 
 def resolve(session: Session, caller: Caller, code: str, ctx: CoreContext, answer: str,
-            document_number: str | None = None) -> Ticket:
+            document_number: str | None = None, public_summary: str | None = None) -> Ticket:
+    """`public_summary`: the officer's text for the public board (bot.core.public_board;
+    checked for personal data, refused for tố cáo); None leaves it as it is, "" removes it."""
     ticket = load_ticket(session, caller, code)
     require_text(answer)
     require_transition(ticket, Status.RESOLVED)
+    summary = public_board.checked_summary(session, ticket, public_summary)
     note = write_note(session, ticket, caller, "answer", answer, ctx)
     kind = "decision" if ticket.kind in (Kind.KHIEU_NAI, Kind.TO_CAO) else "answer"
     document = (add_document_row(session, ticket, caller, kind, document_number, ctx)
@@ -235,6 +239,8 @@ def resolve(session: Session, caller: Caller, code: str, ctx: CoreContext, answe
     _relay(ticket, ctx)
     change_status(session, ticket, Status.RESOLVED, caller.actor, ctx,
                   data={"note_id": note.id, "document_id": document.id if document else None})
+    if summary is not None:
+        public_board.store_summary(session, ticket, caller, ctx, summary)
     return ticket
 
 

@@ -4,7 +4,8 @@ Tickets stay (the commune's records and statistics need the category, unit, date
 but lose every personal trace: the text, the place, the search text, every note (the citizen's
 and the officers' questions, replies, answers, reasons, internal notes), the answer, the rating
 comment, attachments, the relay window, the officers' notices and chat messages about it
-(which carried the place); open ones are withdrawn. The citizen record loses
+(which carried the place), the public board's summary and hide reason; open ones are withdrawn.
+The citizen record loses
 name, phone and consent; inbox and outbox keep their rows (delivery bookkeeping) without texts
 or buttons; the Rasa conversation tracker is deleted. Each ticket gets a
 `personal_data_erased` event. Running it twice changes nothing more."""
@@ -86,7 +87,8 @@ def _erase_ticket(session: Session, ticket: Ticket, actor: Actor, ctx: CoreConte
     update_fields(session, ticket, actor, ctx, action="personal_data_erased",
                   data={"attachments": len(files)}, text=ERASED_TEXT, location_text=None,
                   latitude=None, longitude=None, rating_comment=None, answer_text=None,
-                  search_text=None, relay_until=None)
+                  search_text=None, relay_until=None, public_summary=None,
+                  public_hidden_reason=None)
     _blank_officer_notices(session, ticket)
     return len(files)
 

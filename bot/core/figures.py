@@ -1,51 +1,347 @@
-"""The leaders' figures, computed by SQL (definitions: docs/figures.md).
-
-CONTRACT STUB (foundation commit): the FIG part replaces the bodies; the signatures are what
-digests, reports, the dashboard and the public board call."""
+"""The leaders' figures, computed by SQL (definitions: docs/figures.md; the queries:
+bot/core/figures_sql.py). Digests, reports, the dashboard, exports and the public board call
+these functions, so each figure is defined and computed in one place."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlalchemy.orm import Session, aliased
 
+from bot.core import figures_sql as q
+from bot.core.authz import unit_and_below
 from bot.core.context import CoreContext
-from bot.core.figures_model import Figures, OverdueItem, Period, Scope, TicketRow, WeekPoint
+from bot.core.figures_model import (
+    ClockRate,
+    Counts,
+    Durations,
+    Extensions,
+    Figures,
+    OverdueItem,
+    Period,
+    Satisfaction,
+    Scope,
+    TicketRow,
+    WeekPoint,
+)
+from bot.core.taxonomy import CATEGORY_LABELS, KIND_LABELS, Kind
+from bot.core.workdays import WorkCalendar
+from bot.store.models import Area, OrgUnit, Ticket, TicketClock, TicketEvent
+from bot.store.report_models import WorkCalendarDay
+
+CALENDAR_FIRST, CALENDAR_LAST = date(2025, 1, 1), date(2035, 12, 31)
+CALENDAR_LOCK = 1100011  # PostgreSQL advisory lock: one process rewrites the calendar at once
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+NO_KEY = "-"
+TICKET_KEYS = (Ticket.category, Ticket.kind, Ticket.area_id, Ticket.unit_id)
+STATUS_FIELDS = ("accepted", "resolved", "rejected", "transferred", "withdrawn")
+DURATION_ORDER = {("accept", "working_days"): 0, ("accept", "calendar_days"): 1,
+                  ("resolve", "working_days"): 2, ("resolve", "calendar_days"): 3}
+
+
+# --- the working-day calendar table ------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def calendar_rows(calendar: WorkCalendar) -> tuple[tuple[date, bool, int], ...]:
+    """(day, working, working_index) for 2025-01-01..2035-12-31; the index counts working
+    days from the first day up to and including this one."""
+    rows, index, day = [], 0, CALENDAR_FIRST
+    while day <= CALENDAR_LAST:
+        working = calendar.is_working_day(day)
+        index += working
+        rows.append((day, working, index))
+        day += timedelta(days=1)
+    return tuple(rows)
 
 
 def ensure_calendar(session: Session, ctx: CoreContext) -> int:
-    """Fill the work_calendar table from ctx's WorkCalendar (idempotent); rows written."""
-    raise NotImplementedError
+    """Fill the work_calendar table from ctx's WorkCalendar (idempotent); rows written: 0
+    when it already matches, else every row (it is rewritten whole when any day differs,
+    e.g. after EXTRA_DAYS_OFF changed)."""
+    wanted = calendar_rows(ctx.clocks.calendar)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CALENDAR_LOCK})
+    stored = session.execute(select(WorkCalendarDay.day, WorkCalendarDay.working,
+                                    WorkCalendarDay.working_index)
+                             .order_by(WorkCalendarDay.day)).all()
+    if [tuple(row) for row in stored] == list(wanted):
+        return 0
+    session.execute(delete(WorkCalendarDay))
+    session.execute(insert(WorkCalendarDay), [
+        {"day": day, "working": working, "working_index": index}
+        for day, working, index in wanted])
+    session.flush()
+    return len(wanted)
 
+
+def _calendar_ready(session: Session, ctx: CoreContext) -> None:
+    if session.scalar(select(WorkCalendarDay.day).limit(1)) is None:
+        ensure_calendar(session, ctx)
+
+
+# --- scopes -------------------------------------------------------------------------------
 
 def scope_for(session: Session, unit_code: str | None = None, unit_id: int | None = None,
               area_id: int | None = None) -> Scope:
     """The scope of a unit (and every unit below it), or of everything when no unit is given;
-    LookupError for an unknown unit code."""
-    raise NotImplementedError
+    LookupError for an unknown unit code (or id, or area id)."""
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise LookupError(f"no area {area_id}")
+    if unit_code is None and unit_id is None:
+        return Scope(area_id=area_id)
+    unit = (session.get(OrgUnit, unit_id) if unit_id is not None
+            else session.scalar(select(OrgUnit).where(OrgUnit.code == unit_code)))
+    if unit is None:
+        raise LookupError(f"no unit {unit_code if unit_code is not None else unit_id}")
+    return Scope(unit_id=unit.id, unit_ids=frozenset(unit_and_below(session, unit.id)),
+                 area_id=area_id, name=unit.name)
+
+
+# --- compute ------------------------------------------------------------------------------
+
+def _ticket_keys(_column) -> tuple:
+    return TICKET_KEYS
+
+
+def _rate(counts: Counts, name: str) -> ClockRate:
+    return counts.accept if name == "accept" else counts.resolve
+
+
+def _add(target: Counts, source: Counts) -> None:
+    for name in ("received", "duplicates", *STATUS_FIELDS, "open", "overdue"):
+        setattr(target, name, getattr(target, name) + getattr(source, name))
+    for clock in ("accept", "resolve"):
+        mine, theirs = getattr(target, clock), getattr(source, clock)
+        mine.due += theirs.due
+        mine.on_time += theirs.on_time
+
+
+class _Labels:
+    """Vietnamese names of the groups' codes and ids (two small queries)."""
+
+    def __init__(self, session: Session) -> None:
+        self.units = {row.id: (row.code, row.name)
+                      for row in session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name))}
+        self.areas = {row.id: (row.code, row.name)
+                      for row in session.execute(select(Area.id, Area.code, Area.name))}
+
+    @staticmethod
+    def category(code: str) -> tuple[str, str]:
+        return code, CATEGORY_LABELS.get(code, code)  # type: ignore[call-overload]
+
+    @staticmethod
+    def kind(code: str) -> tuple[str, str]:
+        return code, KIND_LABELS.get(code, code)  # type: ignore[call-overload]
+
+    def area(self, area_id: int | None) -> tuple[str, str]:
+        return self.areas.get(area_id, (NO_KEY, "Chưa xác định địa bàn"))
+
+    def unit(self, unit_id: int | None) -> tuple[str, str]:
+        return self.units.get(unit_id, (NO_KEY, "Chưa xác định đơn vị"))
+
+
+def _breakdown(groups: dict[tuple, Counts], position: int,
+               label: Callable[[object], tuple[str, str]], order: dict[str, int] | None = None
+               ) -> list[Counts]:
+    merged: dict[str, Counts] = {}
+    for key, counts in groups.items():
+        code, name = label(key[position])
+        _add(merged.setdefault(code, Counts(key=code, label=name)), counts)
+    if order is not None:
+        return sorted(merged.values(), key=lambda c: (order.get(c.key, len(order)), c.label))
+    return sorted(merged.values(), key=lambda c: (-c.received, -c.open, c.label))
+
+
+def _counts(session: Session, scope: Scope, start: datetime, end: datetime,
+            at_end: datetime) -> tuple[dict[tuple, Counts], tuple[int, int]]:
+    """Counts per (category, kind, area, unit), and (confidential, without triage)."""
+    groups: dict[tuple, Counts] = {}
+
+    def group(row) -> Counts:
+        return groups.setdefault(tuple(row[:4]), Counts())
+
+    confidential = direct = 0
+    for row in q.received_rows(session, scope, start, end, _ticket_keys):
+        counts = group(row)
+        counts.received, counts.duplicates = row[4], row[5] or 0
+        confidential += row[6] or 0
+        direct += row[7] or 0
+    for row in q.status_rows(session, scope, start, end, _ticket_keys):
+        for name, value in zip(STATUS_FIELDS, row[4:], strict=True):
+            setattr(group(row), name, value or 0)
+    for row in q.clock_rows(session, scope, start, at_end, _ticket_keys):
+        rate = _rate(group(row), row[4])
+        rate.due, rate.on_time = row[5], row[6] or 0
+    for row in q.open_rows(session, scope, at_end, TICKET_KEYS):
+        counts = group(row)
+        counts.open, counts.overdue = row[4], row[5] or 0
+    return groups, (confidential, direct)
+
+
+def _durations(session: Session, scope: Scope, start: datetime, end: datetime,
+               sql: q.Sql) -> list[Durations]:
+    found = [Durations(clock, unit, count, _number(median), _number(p90))
+             for clock, unit, count, median, p90 in q.duration_rows(session, scope, start,
+                                                                    end, sql)]
+    return sorted(found, key=lambda d: DURATION_ORDER.get((d.clock, d.unit), 9))
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _satisfaction(session: Session, scope: Scope, start: datetime,
+                  end: datetime) -> Satisfaction:
+    result = Satisfaction()
+    total = 0
+    for rating, count in q.rating_rows(session, scope, start, end):
+        if rating in result.distribution:
+            result.distribution[rating] = count
+            result.ratings += count
+            total += rating * count
+    result.average = total / result.ratings if result.ratings else None
+    not_satisfied, reopened = q.reopen_row(session, scope, start, end)
+    result.not_satisfied, result.reopened = not_satisfied or 0, reopened or 0
+    return result
 
 
 def compute(session: Session, scope: Scope, period: Period, ctx: CoreContext,
             now: datetime | None = None, with_previous: bool = True) -> Figures:
-    """Every figure of docs/figures.md for the scope and period (and the previous period)."""
-    raise NotImplementedError
+    """Every figure of docs/figures.md for the scope and period (and the previous period).
+    Open and overdue are as at the end of the period, or `now` if earlier."""
+    now = now or ctx.clock()
+    _calendar_ready(session, ctx)
+    sql = q.Sql.of(session, ctx.tz)
+    start, end = period.bounds(ctx.tz)
+    at_end = min(end, now)
+    groups, (confidential, direct) = _counts(session, scope, start, end, at_end)
+    labels = _Labels(session)
+    totals = Counts()
+    for counts in groups.values():
+        _add(totals, counts)
+    count, tickets, days, especially = q.extension_row(session, scope, start, end)
+    figures = Figures(
+        period=period, scope=scope, generated_at=now, totals=totals,
+        durations=_durations(session, scope, start, end, sql),
+        satisfaction=_satisfaction(session, scope, start, end),
+        extensions=Extensions(count or 0, tickets or 0, int(days or 0), especially or 0),
+        without_triage=direct, confidential_received=confidential,
+        by_category=_breakdown(groups, 0, labels.category),
+        by_kind=_breakdown(groups, 1, labels.kind, {k.value: i for i, k in enumerate(Kind)}),
+        by_area=_breakdown(groups, 2, labels.area),
+        by_unit=_breakdown(groups, 3, labels.unit),
+    )
+    if with_previous:
+        figures.previous = compute(session, scope, period.previous(), ctx, now=now,
+                                   with_previous=False)
+    return figures
 
+
+# --- the digest's chart, overdue list and ticket list --------------------------------------
 
 def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
                   ctx: CoreContext, now: datetime | None = None) -> list[WeekPoint]:
-    """Received, resolved and on-time rates of `weeks` ISO weeks ending with `last_week`."""
-    raise NotImplementedError
+    """Received, resolved and on-time rates of `weeks` ISO weeks ending with `last_week`
+    (each as compute() counts them for that week), oldest first."""
+    now = now or ctx.clock()
+    last = Period.iso_week(last_week)
+    periods = [Period(last.start - timedelta(weeks=n), last.end - timedelta(weeks=n))
+               for n in range(weeks - 1, -1, -1)]
+    edges = [p.bounds(ctx.tz)[0] for p in periods] + [last.bounds(ctx.tz)[1]]
+    points = [WeekPoint(week=p.week_label) for p in periods]
+
+    def keys(column) -> list:
+        return [q.bucket(column, edges)]
+
+    for index, received, *_ in q.received_rows(session, scope, edges[0], edges[-1], keys):
+        points[index].received = received
+    resolved_at = 1 + STATUS_FIELDS.index("resolved")
+    for row in q.status_rows(session, scope, edges[0], edges[-1], keys):
+        points[row[0]].resolved = row[resolved_at] or 0
+    for index, name, due, on_time in q.clock_rows(session, scope, edges[0],
+                                                  min(edges[-1], now), keys):
+        rate = points[index].accept if name == "accept" else points[index].resolve
+        rate.due, rate.on_time = due, on_time or 0
+    return points
 
 
-def overdue_tickets(session: Session, scope: Scope, at: datetime, limit: int = 5
-                    ) -> tuple[list[OverdueItem], int]:
+def _overdue_periods(session: Session, scope: Scope, at: datetime):
+    """Per overdue ticket at `at`: its earliest overdue period (ticket id, clock, due)."""
+    periods = q.clock_periods(lambda table: q.overdue_condition(table, at)[1:])
+    first = func.row_number().over(partition_by=periods.c.ticket_id,
+                                   order_by=(periods.c.due_at, periods.c.name)).label("rank")
+    ranked = q.in_scope(select(Ticket.id.label("ticket_id"), Ticket.code, Ticket.unit_id,
+                               Ticket.confidential, periods.c.name, periods.c.due_at, first)
+                        .join(periods, periods.c.ticket_id == Ticket.id)
+                        .where(*q.open_at(at)), scope).subquery("ranked")
+    return ranked
+
+
+def overdue_tickets(session: Session, scope: Scope, at: datetime, limit: int = 5,
+                    tz: ZoneInfo = VN) -> tuple[list[OverdueItem], int]:
     """The oldest overdue non-confidential tickets at `at` (most days late first), and the
-    number of overdue confidential tickets (counted, never listed)."""
-    raise NotImplementedError
+    number of overdue confidential tickets (counted, never listed). `days_late` counts local
+    calendar days from the deadline's day to `at`'s day."""
+    ranked = _overdue_periods(session, scope, at)
+    first = ranked.c.rank == 1
+    hidden = session.scalar(select(func.count()).where(first, ranked.c.confidential))
+    rows = session.execute(
+        select(ranked.c.code, ranked.c.unit_id, ranked.c.name, ranked.c.due_at)
+        .where(first, ranked.c.confidential.is_(False))
+        .order_by(ranked.c.due_at, ranked.c.code).limit(limit)).all()
+    labels = _Labels(session) if rows else None
+    local_at = at.astimezone(tz).date()
+    items = [OverdueItem(code=code, unit=labels.unit(unit_id)[1], clock=name, due_at=due_at,
+                         days_late=(local_at - due_at.astimezone(tz).date()).days)
+             for code, unit_id, name, due_at in rows]
+    return items, hidden or 0
 
 
 def ticket_rows(session: Session, scope: Scope, period: Period, ctx: CoreContext
                 ) -> list[TicketRow]:
-    """Non-confidential tickets received in the period or still open at its end, codes and
-    dates only, for workbooks."""
-    raise NotImplementedError
+    """Non-confidential tickets received in the period or still open at its end (or now, if
+    earlier), codes and dates only, for workbooks: category, kind and status as codes, unit
+    and area as names, oldest first. `on_time` is the current resolve period's."""
+    start, end = period.bounds(ctx.tz)
+    now = ctx.clock()
+    at_end = min(end, now)
+    accept, resolve = aliased(TicketClock), aliased(TicketClock)
+
+    def first_event(status: str, last: bool = False):
+        moment = func.max(TicketEvent.at) if last else func.min(TicketEvent.at)
+        return (select(moment).where(TicketEvent.ticket_id == Ticket.id,
+                                     TicketEvent.to_status == status,
+                                     TicketEvent.action != q.RETURN_ACTION)
+                .correlate(Ticket).scalar_subquery())
+
+    received = and_(Ticket.received_at >= start, Ticket.received_at < end)
+    open_ids = select(Ticket.id).where(*q.open_at(at_end))
+    query = q.in_scope(
+        select(Ticket.code, Ticket.category, Ticket.kind, Ticket.status, OrgUnit.name,
+               Area.name, Ticket.received_at, first_event("accepted"),
+               first_event("resolved", last=True), accept.due_at, resolve.due_at,
+               resolve.stopped_at, resolve.stopped_by)
+        .outerjoin(OrgUnit, OrgUnit.id == Ticket.unit_id)
+        .outerjoin(Area, Area.id == Ticket.area_id)
+        .outerjoin(accept, and_(accept.ticket_id == Ticket.id, accept.name == "accept"))
+        .outerjoin(resolve, and_(resolve.ticket_id == Ticket.id, resolve.name == "resolve"))
+        .where(Ticket.confidential.is_(False), or_(received, Ticket.id.in_(open_ids)))
+        .order_by(Ticket.received_at, Ticket.id), scope)
+    return [TicketRow(code=r[0], category=r[1], kind=r[2], status=r[3], unit=r[4] or "",
+                      area=r[5] or "", received_at=r[6], accepted_at=r[7], resolved_at=r[8],
+                      accept_due_at=r[9], resolve_due_at=r[10],
+                      on_time=_on_time(r[10], r[11], r[12], now))
+            for r in session.execute(query)]
+
+
+def _on_time(due: datetime | None, stopped: datetime | None, stopped_by: str | None,
+             now: datetime) -> bool | None:
+    if due is None:
+        return None
+    if stopped is not None and stopped <= due:
+        return None if stopped_by in q.NOT_DECIDED_BY else True
+    return False if (stopped is not None or due < now) else None

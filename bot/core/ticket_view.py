@@ -71,6 +71,9 @@ ACTION_LABELS = {
     "rated": "Người dân đánh giá", "rating_commented": "Người dân góp ý",
     "escalated": "Báo cáo lên cấp trên do quá hạn", "reminded": "Nhắc hạn",
     "personal_data_erased": "Xóa dữ liệu cá nhân theo yêu cầu", "updated": "Cập nhật đơn",
+    "public_summary_set": "Viết, duyệt tóm tắt công khai",
+    "public_summary_removed": "Bỏ tóm tắt công khai", "public_hidden": "Ẩn khỏi bảng công khai",
+    "public_shown": "Hiện lại trên bảng công khai",
 }
 
 

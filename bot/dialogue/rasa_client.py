@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from prometheus_client import Histogram
+
+# Per process: each bot process times its own turns (bot/web/ops.py serves it on /metrics).
+TURN_SECONDS = Histogram("nghedan_nlu_turn_seconds", "Rasa's answer to one turn (NLU, dialogue "
+                         "and actions), this process only", ["outcome"], registry=None,
+                         buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
 
 
 class DialogueUnavailable(Exception):
@@ -26,14 +33,18 @@ class RasaClient:
         self._http = httpx.AsyncClient(timeout=timeout)
 
     async def respond(self, sender_key: str, text: str, metadata: dict[str, Any]) -> list[Reply]:
+        outcome, started = "unavailable", time.perf_counter()
         try:
             response = await self._http.post(
                 f"{self._base_url}/webhooks/rest/webhook",
                 json={"sender": sender_key, "message": text, "metadata": metadata},
             )
             response.raise_for_status()
+            outcome = "answered"
         except httpx.HTTPError as error:
             raise DialogueUnavailable(type(error).__name__) from error
+        finally:
+            TURN_SECONDS.labels(outcome).observe(time.perf_counter() - started)
         return [_reply(item) for item in response.json()]
 
     async def is_ready(self) -> bool:

@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from bot.channels.base import PermanentError, TemporaryError
-from bot.core import webpush
+from bot.core import digest, webpush
 from bot.core.clock import Clock, system_clock
 from bot.core.notices import HELD_NO_EMAIL, HELD_NO_SMTP, HELD_PUSH
 from bot.settings import Settings, load_settings
@@ -77,6 +77,9 @@ class Job:
     link: str
     ticket_code: str | None
     notice_id: int
+    # a digest's e-mail: its own subject, the digest text as body, the chart and the workbook
+    subject: str | None = None
+    attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
 def claim_due(db_url: str, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
@@ -112,9 +115,15 @@ def _load(db_url: str, ids: list[int], settings: Settings) -> list[Job]:
             .join(Officer, Officer.id == OfficerNotice.officer_id)
             .outerjoin(Ticket, Ticket.id == OfficerNotice.ticket_id)
             .where(NoticeDelivery.id.in_(ids)).order_by(NoticeDelivery.id)).all()
-        return [Job(delivery.id, delivery.via, notice.officer_id, email, notice.kind,
+        jobs = [Job(delivery.id, delivery.via, notice.officer_id, email, notice.kind,
                     notice.text, _absolute(notice.link, settings), code, notice.id)
                 for delivery, notice, email, code in rows]
+        for job in jobs:
+            if job.kind == "digest" and job.via == "email":
+                parts = digest.email_parts(session, job.link)
+                if parts is not None:
+                    job.subject, job.text, job.attachments = parts
+        return jobs
 
 
 def _title(job: Job) -> str:
@@ -162,12 +171,16 @@ def _send_push(db_url: str, job: Job, settings: Settings) -> Outcome:
 
 def email_message(job: Job, settings: Settings, to: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = f"[Nghe Dân] {_title(job)}"
+    message["Subject"] = f"[Nghe Dân] {job.subject or _title(job)}"
     message["From"] = settings.smtp_from
     message["To"] = to
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
-    message.set_content(f"{job.text}\n\n{job.link}{EMAIL_FOOTER}")
+    link = "" if job.link in job.text else f"\n\n{job.link}"
+    message.set_content(f"{job.text}{link}{EMAIL_FOOTER}")
+    for name, mime, data in job.attachments:
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return message
 
 

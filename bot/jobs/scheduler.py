@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.channels.base import Sender, deliver_due
 from bot.core.context import CoreContext
 from bot.dialogue.pipeline import Pipeline
-from bot.jobs import clock_checks, notice_delivery
+from bot.jobs import clock_checks, digests, notice_delivery
 from bot.jobs.leader import LeaderLock
 from bot.jobs.periodic import period_key, run_once
 
@@ -48,7 +48,7 @@ def run_leader_jobs(db_url: str, leader: LeaderLock, ctx: CoreContext) -> dict[s
                       lambda session: clock_checks.check_clocks(session, ctx))
     if result:
         log.info("clock_checks", period=key, **result)
-    return {clock_checks.JOB_NAME: result}
+    return {clock_checks.JOB_NAME: result, **digests.run_weekly(db_url, ctx, now)}
 
 
 def add_outbox_delivery(scheduler: AsyncIOScheduler, sender: Sender, pipeline: Pipeline) -> None:

@@ -1,4 +1,4 @@
-"""The bot's web server: the citizen web chat (on by default) and the health check.
+"""The bot's web server: the citizen web chat (on by default), /health and /metrics.
 
 The web chat offers what the Telegram channel does: text, buttons, photos/videos/voice notes
 (POST /api/chat/upload), a location pin and replies to a message about a ticket ("Bổ sung").
@@ -35,6 +35,7 @@ from bot.settings import Settings
 from bot.store.db import session_scope
 from bot.store.files import LocalFileStorage
 from bot.store.models import InboxMessage, OutboxMessage, Ticket
+from bot.web.ops import setup_ops
 
 log = structlog.get_logger(__name__)
 
@@ -335,12 +336,6 @@ async def get_messages(request: web.Request) -> web.Response:
     return web.json_response({"messages": messages})
 
 
-async def health(request: web.Request) -> web.Response:
-    pipeline = request.app[PIPELINE]
-    rasa = "ready" if await pipeline.rasa.is_ready() else "starting"
-    return web.json_response({"ok": True, "rasa": rasa})
-
-
 def create_app(settings: Settings, pipeline: Pipeline,
                extra_routes: Callable[[web.Application], None] | None = None) -> web.Application:
     """`extra_routes` mounts a channel's own endpoints (the Telegram webhook)."""
@@ -348,7 +343,7 @@ def create_app(settings: Settings, pipeline: Pipeline,
     app[PIPELINE] = pipeline
     app[SETTINGS] = settings
     app.router.add_get("/", index)
-    app.router.add_get("/health", health)
+    setup_ops(app, settings, pipeline)  # /health and /metrics
     app.router.add_post("/api/chat/messages", post_message)
     app.router.add_get("/api/chat/messages", get_messages)
     app.router.add_post("/api/chat/upload", upload)
@@ -356,6 +351,10 @@ def create_app(settings: Settings, pipeline: Pipeline,
     from bot.web.desk import setup_desk  # the officers' desk (imports this module)
 
     setup_desk(app, settings, pipeline.db_url, pipeline.clock)
+    if settings.public_board:  # /public/ (no login); off: it does not exist (404)
+        from bot.web.public import setup_public
+
+        setup_public(app, settings, pipeline.db_url, pipeline.clock)
     if extra_routes is not None:
         extra_routes(app)
     return app

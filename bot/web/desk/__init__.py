@@ -24,6 +24,8 @@ from bot.web.desk.security import (
     DESK_SETTINGS,
     desk_middleware,
 )
+from bot.web.desk.views_dashboard import setup_dashboard_routes
+from bot.web.desk.views_digests import setup_digest_routes
 from bot.web.desk.views_ticket import setup_ticket_routes
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -44,3 +46,5 @@ def setup_desk(app: web.Application, settings: Settings, db_url: str | None = No
     setup_routes(app)
     setup_ticket_routes(app)
     setup_push_routes(app)
+    setup_dashboard_routes(app)
+    setup_digest_routes(app)

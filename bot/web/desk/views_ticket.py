@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import structlog
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import desk
+from bot.core import desk, public_board
 from bot.core.attachments import MEDIA_TYPES
 from bot.core.authz import Caller, NotAllowed
 from bot.core.context import CoreContext
@@ -57,6 +58,9 @@ DONE_TEXTS = {
     "extend": "Đã gia hạn thời hạn giải quyết.",
     "clear_urgent": "Đã bỏ đánh dấu khẩn cấp.",
     "document": "Đã thêm văn bản.",
+    "public_summary": "Đã lưu tóm tắt công khai.",
+    "public_hide": "Đã ẩn đơn khỏi bảng công khai.",
+    "public_show": "Đã hiện lại đơn trên bảng công khai.",
 }
 
 
@@ -108,7 +112,8 @@ def _choices(templates) -> list[TemplateChoice]:
 def _load_page(url: str, caller: Caller, code: str, ctx: CoreContext, threshold: float):
     with session_scope(url) as session:
         page = ticket_page(session, caller, code, ctx, threshold)
-        return page, _choices(page.answer_templates)
+        ticket = session.scalar(select(Ticket).where(Ticket.code == page.code))
+        return page, _choices(page.answer_templates), public_board.desk_state(session, ticket)
 
 
 async def ticket_view(request: web.Request) -> web.StreamResponse:
@@ -116,7 +121,7 @@ async def ticket_view(request: web.Request) -> web.StreamResponse:
     user = desk_user(request)
     code = request.match_info["code"].upper()
     try:
-        page, templates = await asyncio.to_thread(
+        page, templates, public = await asyncio.to_thread(
             _load_page, security.db_url(request), user.caller, code,
             security.core_context(request), security.settings_of(request).duplicate_similarity)
     except desk.TicketNotFound:
@@ -129,7 +134,8 @@ async def ticket_view(request: web.Request) -> web.StreamResponse:
         "answer_prefill": chosen.body if chosen else "",
         "ticket_url": ticket_url(page.code), "document_kinds": DOCUMENT_KIND_CHOICES,
         "csrf_field": security.CSRF_FIELD, "csrf_value": user.csrf_token,
-        "pdf_max_mb": PDF_MAX_BYTES // (1024 * 1024)})
+        "pdf_max_mb": PDF_MAX_BYTES // (1024 * 1024), "public": public,
+        "public_board_on": security.settings_of(request).public_board})
 
 
 def _file_for(url: str, caller: Caller, attachment_id: int, now) -> tuple[str, str] | None:

@@ -16,7 +16,7 @@ from multidict import MultiDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import desk
+from bot.core import desk, public_board
 from bot.core.authz import Caller, NotAllowed, require_ticket_access
 from bot.core.context import CoreContext
 from bot.core.tickets import IllegalTransition
@@ -188,8 +188,9 @@ def do_reply(c: Call) -> Ticket:
 
 def do_resolve(c: Call) -> Ticket:
     _needs_number_with_pdf(c)
+    summary = c.form.text("public_summary") if "public_summary" in c.form.fields else None
     ticket = desk.resolve(c.session, c.caller, c.code, c.ctx, answer=c.form.text("answer"),
-                          document_number=_document_number(c.form))
+                          document_number=_document_number(c.form), public_summary=summary)
     _attach(c, ticket)
     return ticket
 
@@ -245,11 +246,27 @@ def do_document(c: Call) -> Ticket:
                              number=c.form.text("number", 100), attachment_id=c.attachment_id)
 
 
+def do_public_summary(c: Call) -> Ticket:
+    return public_board.set_summary(c.session, c.caller, c.code, c.ctx,
+                                    text=c.form.text("public_summary"))
+
+
+def do_public_hide(c: Call) -> Ticket:
+    return public_board.hide(c.session, c.caller, c.code, c.ctx,
+                             reason=c.form.text("reason", public_board.REASON_MAX))
+
+
+def do_public_show(c: Call) -> Ticket:
+    return public_board.show(c.session, c.caller, c.code, c.ctx)
+
+
 ACTIONS: dict[str, Callable[[Call], Ticket]] = {
     "accept": do_accept, "assign": do_assign, "start": do_start, "transfer": do_transfer,
     "ask": do_ask, "reply": do_reply, "resolve": do_resolve, "reject": do_reject,
     "reopen": do_reopen, "link": do_link, "note": do_note, "extend": do_extend,
     "clear_urgent": do_clear_urgent, "document": do_document,
+    "public_summary": do_public_summary, "public_hide": do_public_hide,
+    "public_show": do_public_show,
 }
 TAKES_PDF = frozenset({"accept", "resolve", "document"})
 

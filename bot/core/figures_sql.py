@@ -1,0 +1,280 @@
+"""SQL building blocks of the leaders' figures (definitions: docs/figures.md), the same on
+SQLite and PostgreSQL. Every figure is an aggregate query grouped by caller-given keys (the
+ticket's category, kind, area and unit for breakdowns, or a week bucket for the chart), so a
+breakdown never loops over tickets in Python.
+
+Timestamps are stored as naive UTC. Local dates are UTC + a fixed offset: Asia/Ho_Chi_Minh
+has had no daylight saving time since 1975 (`utc_offset_hours` refuses a zone with DST)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.store.models import Ticket, TicketClock, TicketEvent
+from bot.store.report_models import TicketClockPeriod, WorkCalendarDay
+
+OPEN_STATUSES = ("received", "accepted", "assigned", "in_progress", "need_info")
+COUNTED_STATUSES = ("accepted", "resolved", "rejected", "transferred", "withdrawn")
+# Stops that are no decision: left out of on-time rates (when before the deadline) and of
+# durations. "restarted": a running period a reopen replaced (archive_period).
+NOT_DECIDED_BY = ("withdrawn", "duplicate")
+NO_DURATION_BY = ("withdrawn", "duplicate", "restarted")
+# The citizen's answer to a question returns a ticket to the status it had: not a new
+# acceptance (tickets.return_from_need_info records it as "information_added").
+RETURN_ACTION = "information_added"
+
+Keys = Callable[[ColumnElement], Sequence[ColumnElement]]
+
+
+def utc_offset_hours(tz: ZoneInfo) -> int:
+    """The zone's fixed offset from UTC in whole hours; ValueError for a zone with DST (its
+    local dates could not be a fixed shift of UTC in SQL)."""
+    offsets = {tz.utcoffset(datetime(2026, month, 1)) for month in (1, 4, 7, 10)}
+    if len(offsets) != 1:
+        raise ValueError(f"{tz.key} has daylight saving time; figures need a fixed offset")
+    offset = offsets.pop()
+    if offset is None or offset % timedelta(hours=1):
+        raise ValueError(f"{tz.key}: figures need a whole-hour UTC offset")
+    return offset // timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Sql:
+    """Dialect-specific expressions for one session."""
+
+    dialect: str
+    hours: int
+
+    @classmethod
+    def of(cls, session: Session, tz: ZoneInfo) -> Sql:
+        return cls(session.get_bind().dialect.name, utc_offset_hours(tz))
+
+    def local_day(self, column: ColumnElement) -> ColumnElement:
+        """The local date of a stored (naive UTC) timestamp."""
+        if self.dialect == "sqlite":
+            return func.date(column, f"{self.hours:+d} hours")
+        shifted = column.op("+")(literal_column(f"interval '{self.hours} hours'"))
+        return cast(shifted, Date)
+
+    def day_diff(self, later: ColumnElement, earlier: ColumnElement) -> ColumnElement:
+        """Calendar days from one local date to another (integer)."""
+        if self.dialect == "sqlite":
+            return cast(func.julianday(later) - func.julianday(earlier), Integer)
+        return later.op("-")(earlier)
+
+
+def in_scope(query, scope) -> object:
+    """Restrict a query that already joins `tickets` to the scope's units and area."""
+    if scope.unit_ids:
+        query = query.where(Ticket.unit_id.in_(sorted(scope.unit_ids)))
+    if scope.area_id is not None:
+        query = query.where(Ticket.area_id == scope.area_id)
+    return query
+
+
+def received_rows(session: Session, scope, start: datetime, end: datetime, keys: Keys):
+    """keys + received, duplicates, confidential, without triage."""
+    group = list(keys(Ticket.received_at))
+    query = select(
+        *group, func.count(),
+        func.sum(case((Ticket.duplicate_of_id.is_not(None), 1), else_=0)),
+        func.sum(case((Ticket.confidential, 1), else_=0)),
+        func.sum(case((Ticket.needs_triage, 0), else_=1)),
+    ).where(Ticket.received_at >= start, Ticket.received_at < end).group_by(*group)
+    return session.execute(in_scope(query, scope)).all()
+
+
+def status_rows(session: Session, scope, start: datetime, end: datetime, keys: Keys):
+    """keys + distinct tickets moved into accepted, resolved, rejected, transferred,
+    withdrawn by events in [start, end)."""
+    group = list(keys(TicketEvent.at))
+    counts = [func.count(func.distinct(case((TicketEvent.to_status == status,
+                                              TicketEvent.ticket_id))))
+              for status in COUNTED_STATUSES]
+    query = (select(*group, *counts).join(Ticket, Ticket.id == TicketEvent.ticket_id)
+             .where(TicketEvent.at >= start, TicketEvent.at < end,
+                    TicketEvent.to_status.in_(COUNTED_STATUSES),
+                    TicketEvent.action != RETURN_ACTION)
+             .group_by(*group))
+    return session.execute(in_scope(query, scope)).all()
+
+
+def _period_columns(table) -> list[ColumnElement]:
+    paused = table.paused_at if table is TicketClock else null()
+    return [table.ticket_id.label("ticket_id"), table.name.label("name"),
+            table.unit.label("unit"), table.started_at.label("started_at"),
+            table.due_at.label("due_at"), paused.label("paused_at"),
+            table.stopped_at.label("stopped_at"), table.stopped_by.label("stopped_by")]
+
+
+def clock_periods(where: Callable[[type], Sequence[ColumnElement]]):
+    """Current clock periods (ticket_clocks) and those a reopen replaced
+    (ticket_clock_periods), each branch filtered by `where(table)` before the union."""
+    branches = [select(*_period_columns(table)).where(*where(table))
+                for table in (TicketClock, TicketClockPeriod)]
+    return union_all(*branches).subquery("periods")
+
+
+def _decided_filter(start: datetime, at_end: datetime) -> Callable[[type], list]:
+    """Periods decided in [start, at_end): stopped in time there, or due there without a
+    stop in time (late); withdrawn/duplicate stops in time and paused-in-time periods are no
+    decision."""
+    def where(table) -> list:
+        in_time = and_(table.stopped_at.is_not(None), table.stopped_at <= table.due_at)
+        decided = or_(
+            and_(in_time, table.stopped_at >= start, table.stopped_at < at_end),
+            and_(or_(table.stopped_at.is_(None), table.stopped_at > table.due_at),
+                 table.due_at >= start, table.due_at < at_end))
+        kept = [decided, or_(table.stopped_by.is_(None),
+                             table.stopped_by.not_in(NOT_DECIDED_BY),
+                             table.stopped_at > table.due_at)]
+        if table is TicketClock:
+            kept.append(or_(table.paused_at.is_(None), table.paused_at > table.due_at))
+        return kept
+    return where
+
+
+def clock_rows(session: Session, scope, start: datetime, at_end: datetime, keys: Keys):
+    """keys + clock name, periods decided, periods on time (docs/figures.md)."""
+    periods = clock_periods(_decided_filter(start, at_end))
+    on_time = and_(periods.c.stopped_at.is_not(None), periods.c.stopped_at <= periods.c.due_at)
+    decided_at = case((on_time, periods.c.stopped_at), else_=periods.c.due_at)
+    group = [*keys(decided_at), periods.c.name]
+    query = (select(*group, func.count(), func.sum(case((on_time, 1), else_=0)))
+             .join(Ticket, Ticket.id == periods.c.ticket_id).group_by(*group))
+    return session.execute(in_scope(query, scope)).all()
+
+
+def status_at(at_end: datetime) -> ColumnElement:
+    """The ticket's last status before `at_end` (correlated to `tickets`)."""
+    event = aliased(TicketEvent)
+    return (select(event.to_status)
+            .where(event.ticket_id == Ticket.id, event.to_status.is_not(None),
+                   event.at < at_end)
+            .order_by(event.at.desc(), event.id.desc()).limit(1)
+            .correlate(Ticket).scalar_subquery())
+
+
+def open_at(at_end: datetime) -> list[ColumnElement]:
+    """Conditions on `tickets` for "open at `at_end`". Only tickets open now or whose status
+    changed since `at_end` can be: the others' status at the end is their status now."""
+    changed_since = (select(TicketEvent.ticket_id)
+                     .where(TicketEvent.at >= at_end, TicketEvent.to_status.is_not(None)))
+    return [Ticket.received_at < at_end, Ticket.duplicate_of_id.is_(None),
+            or_(Ticket.status.in_(OPEN_STATUSES), Ticket.id.in_(changed_since)),
+            status_at(at_end).in_(OPEN_STATUSES)]
+
+
+def overdue_condition(table, at_end: datetime) -> list[ColumnElement]:
+    """A period of `table` running at `at_end` past its deadline (a paused one only if its
+    deadline passed before the pause)."""
+    conditions = [table.ticket_id == Ticket.id, table.started_at < at_end,
+                  or_(table.stopped_at.is_(None), table.stopped_at >= at_end),
+                  table.due_at < at_end]
+    if table is TicketClock:
+        conditions.append(or_(table.paused_at.is_(None), table.paused_at > table.due_at))
+    return conditions
+
+
+def is_overdue(at_end: datetime) -> ColumnElement:
+    return or_(*(exists().where(*overdue_condition(table, at_end))
+                 for table in (TicketClock, TicketClockPeriod)))
+
+
+def open_rows(session: Session, scope, at_end: datetime, group: Sequence[ColumnElement]):
+    """group + open at the end, overdue at the end."""
+    query = (select(*group, func.count(), func.sum(case((is_overdue(at_end), 1), else_=0)))
+             .where(*open_at(at_end)).group_by(*group))
+    return session.execute(in_scope(query, scope)).all()
+
+
+def duration_rows(session: Session, scope, start: datetime, end: datetime, sql: Sql):
+    """(clock, unit, count, median, p90) of start-to-stop durations of periods stopped in
+    [start, end) by a decision; nearest-rank percentiles by window functions."""
+    periods = clock_periods(lambda table: [
+        table.stopped_at >= start, table.stopped_at < end,
+        or_(table.stopped_by.is_(None), table.stopped_by.not_in(NO_DURATION_BY))])
+    first, last = aliased(WorkCalendarDay), aliased(WorkCalendarDay)
+    start_day, stop_day = sql.local_day(periods.c.started_at), sql.local_day(periods.c.stopped_at)
+    working = periods.c.unit == "working_days"
+    value = case((working, last.working_index - first.working_index),
+                 else_=sql.day_diff(stop_day, start_day))
+    unit = case((working, literal("working_days")), else_=literal("calendar_days"))
+    base = in_scope(
+        select(periods.c.name.label("clock"), unit.label("unit"), value.label("value"))
+        .join(Ticket, Ticket.id == periods.c.ticket_id)
+        .outerjoin(first, and_(working, first.day == start_day))
+        .outerjoin(last, and_(working, last.day == stop_day)), scope).subquery("durations")
+    # Days outside the calendar table (before 2025, after 2035) have no working index.
+    partition = (base.c.clock, base.c.unit)
+    ranked = select(
+        base.c.clock, base.c.unit, base.c.value,
+        func.row_number().over(partition_by=partition, order_by=base.c.value).label("rank"),
+        func.count().over(partition_by=partition).label("n"),
+    ).where(base.c.value.is_not(None)).subquery("ranked")
+    median_rank = (ranked.c.n + 1) // 2  # ceil(n / 2)
+    p90_rank = (ranked.c.n * 9 + 9) // 10  # ceil(0.9 n)
+    query = (select(ranked.c.clock, ranked.c.unit, func.max(ranked.c.n),
+                    func.max(case((ranked.c.rank == median_rank, ranked.c.value))),
+                    func.max(case((ranked.c.rank == p90_rank, ranked.c.value))))
+             .group_by(ranked.c.clock, ranked.c.unit))
+    return session.execute(query).all()
+
+
+def extension_row(session: Session, scope, start: datetime, end: datetime):
+    """(count, tickets, days, especially complex) of resolve clock extensions."""
+    complex_ = TicketEvent.data["especially_complex"].as_boolean()
+    query = (select(func.count(), func.count(func.distinct(TicketEvent.ticket_id)),
+                    func.coalesce(func.sum(TicketEvent.data["days"].as_integer()), 0),
+                    func.sum(case((complex_, 1), else_=0)))
+             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+             .where(TicketEvent.action == "resolve_clock_extended",
+                    TicketEvent.at >= start, TicketEvent.at < end))
+    return session.execute(in_scope(query, scope)).one()
+
+
+def rating_rows(session: Session, scope, start: datetime, end: datetime):
+    """(rating, count) of ratings given in [start, end)."""
+    rating = TicketEvent.data["rating"].as_integer()
+    query = (select(rating, func.count()).join(Ticket, Ticket.id == TicketEvent.ticket_id)
+             .where(TicketEvent.action == "rated", TicketEvent.at >= start,
+                    TicketEvent.at < end).group_by(rating))
+    return session.execute(in_scope(query, scope)).all()
+
+
+def reopen_row(session: Session, scope, start: datetime, end: datetime):
+    """("Chưa hài lòng" pressed by citizens, distinct tickets reopened) in [start, end)."""
+    by_citizen = TicketEvent.data["by"].as_string() == "citizen"
+    query = (select(func.sum(case((by_citizen, 1), else_=0)),
+                    func.count(func.distinct(TicketEvent.ticket_id)))
+             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+             .where(TicketEvent.action == "reopened", TicketEvent.at >= start,
+                    TicketEvent.at < end))
+    return session.execute(in_scope(query, scope)).one()
+
+
+def bucket(column: ColumnElement, edges: Sequence[datetime]) -> ColumnElement:
+    """The index i of [edges[i], edges[i+1]) holding `column` (callers filter the range)."""
+    return case(*((column < edge, index) for index, edge in enumerate(edges[1:])),
+                else_=len(edges) - 1)
