@@ -219,12 +219,12 @@ def test_page_figures_match_the_independent_counts_of_the_seeded_history(app_env
         assert rows["Giải quyết đúng hạn"] == _rate(totals["resolve"])
         assert rows["– trong đó bảo mật (tố cáo), chỉ thống kê"] == str(
             expected.confidential_received)
-        durations = {(r[0], r[4]): r[1:4] for r in page.tables["durations"]["rows"]}
+        durations = {r[0]: r[1:] for r in page.tables["durations"]["rows"]}
         assert len(durations) == len(expected.durations) > 0
         for (clock, unit), (count, median, p90) in expected.durations.items():
-            shown = durations[({"accept": "Thụ lý", "resolve": "Giải quyết"}[clock],
-                               {"working_days": "ngày làm việc", "calendar_days": "ngày"}[unit])]
-            assert shown == [str(count), str(int(median)), str(int(p90))], (clock, unit)
+            label = "{} ({})".format({"accept": "Thụ lý", "resolve": "Giải quyết"}[clock], {
+                "working_days": "ngày làm việc", "calendar_days": "ngày"}[unit])
+            assert durations[label] == [str(count), str(int(median)), str(int(p90))], label
         satisfaction = {r[0]: r[1] for r in page.tables["satisfaction"]["rows"]}
         assert satisfaction["Lượt đánh giá"] == str(sum(expected.ratings.values()))
         for stars, count in expected.ratings.items():
@@ -287,6 +287,9 @@ def test_a_leader_narrows_to_a_unit_below_and_an_area(app_env):
         assert page.cards["received"] == str(narrowed.totals.received) == "1"
         assert f'<option value="{area_id}" selected>Thôn 3</option>' in html
         assert "<dt>Địa bàn</dt><dd>Thôn 3</dd>" in html
+        status, text = await login("chutich").get(
+            f"/desk/dashboard.csv?{FEBRUARY}&unit=xa-an-binh-kinh-te&area={area_id}")
+        assert status == 200 and "Đơn vị,Phòng Kinh tế\r\nĐịa bàn,Thôn 3" in text
 
     desk_session(scenario, TestClock(NOW))
 

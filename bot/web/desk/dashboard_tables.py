@@ -128,6 +128,11 @@ def cards(figures: Figures) -> list[Card]:
     ]
 
 
+def _share_of(figures: Figures) -> str:
+    share = figures.without_triage_share
+    return DASH if share is None else f"{percent(share)} ({figures.without_triage})"
+
+
 def _summary(figures: Figures) -> Section:
     t, p = figures.totals, figures.previous
     pt = p.totals if p else None
@@ -155,21 +160,21 @@ def _summary(figures: Figures) -> Section:
         add(f"{CLOCK_LABELS[name]} đúng hạn", now.rate, before.rate if before else None,
             rate(now), rate(before) if before else DASH, points=True)
     add("Chuyển thẳng, không qua phân loại", figures.without_triage_share,
-        p.without_triage_share if p else None,
-        f"{percent(figures.without_triage_share)} ({figures.without_triage})",
-        f"{percent(p.without_triage_share)} ({p.without_triage})" if p else DASH, points=True)
+        p.without_triage_share if p else None, _share_of(figures),
+        _share_of(p) if p else DASH, points=True)
     add("Tỷ lệ mở lại", figures.reopen_rate, p.reopen_rate if p else None, points=True)
     return section
 
 
 def _durations(items: list[Durations]) -> Section:
     section = Section("durations", "Thời gian xử lý",
-                      ["Bước", "Số đơn", "Trung vị", "90% đơn xong trong", "Đơn vị tính"],
-                      note="Tính từ khi bắt đầu tính hạn đến khi xong bước đó.")
-    for item in sorted(items, key=lambda d: (d.clock != "accept", d.unit)):
-        section.rows.append([CLOCK_LABELS.get(item.clock, item.clock), number(item.count),
-                             number(item.median), number(item.p90),
-                             UNIT_LABELS.get(item.unit, item.unit)])
+                      ["Bước (đơn vị tính)", "Số đơn", "Trung vị", "90% đơn xong trong"],
+                      note="Tính từ khi bắt đầu tính hạn đến khi xong bước đó; trung vị: một "
+                           "nửa số đơn xong trong thời gian này.")
+    for item in sorted(items, key=lambda d: (d.clock != "accept", d.unit != "working_days")):
+        clock = CLOCK_LABELS.get(item.clock, item.clock)
+        label = f"{clock} ({UNIT_LABELS.get(item.unit, item.unit)})"
+        section.rows.append([label, number(item.count), number(item.median), number(item.p90)])
     return section
 
 
@@ -250,11 +255,13 @@ def weekly_alt(points: list[WeekPoint]) -> str:
             f"đường là tỷ lệ giải quyết đúng hạn. Số liệu chi tiết ở bảng Theo tuần.")
 
 
-def sections(figures: Figures, overdue: list[OverdueItem], overdue_confidential: int,
-             tz: ZoneInfo) -> list[Section]:
+def sections(figures: Figures, points: list[WeekPoint], overdue: list[OverdueItem],
+             overdue_confidential: int, tz: ZoneInfo) -> list[Section]:
+    """Every table of the page, in its order."""
     return [
         _summary(figures),
         _groups("by_unit", "Theo đơn vị", "Đơn vị", figures.by_unit),
+        weekly(points),
         _durations(figures.durations),
         _satisfaction(figures),
         _extensions(figures),

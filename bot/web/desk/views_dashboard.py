@@ -7,7 +7,7 @@ route checks the role and the unit asked for, not only the nav link."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import charts
 from bot.core import figures as fig
-from bot.core.figures_model import Figures, Period, Scope, WeekPoint, week_of
+from bot.core.figures_model import Figures, Period, Scope, week_of
 from bot.core.workbook import figures_workbook
 from bot.store.db import session_scope
 from bot.web.desk import dashboard_tables as tables
@@ -70,7 +70,7 @@ def _end_moment(period: Period, now: datetime, request: web.Request) -> datetime
     return min(period.bounds(sec.settings_of(request).tz)[1], now)
 
 
-def _figures(request: web.Request, user: sec.DeskUser, weekly: bool = True) -> dict:
+def _figures(request: web.Request, user: sec.DeskUser) -> dict:
     """Everything the page and the exports show (in a thread: heavy SQL)."""
     ctx, tz = sec.core_context(request), sec.settings_of(request).tz
     with session_scope(sec.db_url(request)) as session:
@@ -79,16 +79,22 @@ def _figures(request: web.Request, user: sec.DeskUser, weekly: bool = True) -> d
         figures = fig.compute(session, loaded.scope, query.period, ctx, now=now)
         overdue, hidden = fig.overdue_tickets(session, loaded.scope,
                                               _end_moment(query.period, now, request))
-        points: list[WeekPoint] = []
-        if weekly:
-            last, weeks = chart_weeks(query.period, now.astimezone(tz).date())
-            points = fig.weekly_series(session, loaded.scope, last, weeks, ctx, now=now)
-    area = loaded.choices.area[1] if loaded.choices.area else None
-    head = tables.heading(figures, area, now, tz)
-    items = tables.sections(figures, overdue, hidden, tz)
-    items.insert(2, tables.weekly(points))
+        last, weeks = chart_weeks(query.period, now.astimezone(tz).date())
+        points = fig.weekly_series(session, loaded.scope, last, weeks, ctx, now=now)
+    head = tables.heading(figures, _area_name(loaded), now, tz)
+    items = tables.sections(figures, points, overdue, hidden, tz)
     return {"loaded": loaded, "figures": figures, "head": head, "sections": items,
-            "overdue": overdue, "overdue_hidden": hidden, "points": points}
+            "points": points}
+
+
+def _area_name(loaded: Loaded) -> str | None:
+    return loaded.choices.area[1] if loaded.choices.area else None
+
+
+def _scope_name(loaded: Loaded) -> str:
+    """The unit, and the area when one is chosen (charts and workbook say what they are of)."""
+    area = _area_name(loaded)
+    return f"{loaded.scope.name} – {area}" if area else loaded.scope.name
 
 
 def _file_name(loaded: Loaded, ext: str) -> str:
@@ -137,7 +143,9 @@ def _workbook(request: web.Request, user: sec.DeskUser) -> tuple[bytes, Loaded]:
         if section.key in ("weekly", "overdue"):
             rows = [section.columns] + [[_cell(c) for c in r] for r in section.rows]
             extra[section.title] = rows + ([[section.note]] if section.note else [])
-    return figures_workbook(data["figures"], [], extra_sheets=extra), data["loaded"]
+    figures: Figures = data["figures"]
+    figures.scope = replace(figures.scope, name=_scope_name(data["loaded"]))
+    return figures_workbook(figures, [], extra_sheets=extra), data["loaded"]
 
 
 async def dashboard_xlsx(request: web.Request) -> web.Response:
@@ -172,7 +180,7 @@ def _weekly_png(request: web.Request, user: sec.DeskUser) -> bytes:
         loaded = _resolve(session, request, user)
         last, weeks = chart_weeks(loaded.query.period, loaded.now.astimezone(tz).date())
         points = fig.weekly_series(session, loaded.scope, last, weeks, ctx, now=loaded.now)
-    return charts.weekly_chart_png(points, f"Theo tuần – {loaded.scope.name}")
+    return charts.weekly_chart_png(points, f"Theo tuần – {_scope_name(loaded)}")
 
 
 def _breakdown_png(request: web.Request, user: sec.DeskUser) -> bytes:
