@@ -17,7 +17,9 @@ test: train
 lint: setup
 	@.venv/bin/ruff check bot actions tests bench
 
-# The desk's screenshots (docs/screenshots/), taken by the browser tests' own Chromium.
+# Screenshots of the desk, the dashboard and the public board (docs/screenshots/), taken by the
+# browser tests' own Chromium.
 screenshots: setup
 	@SCREENSHOTS_DIR=docs/screenshots .venv/bin/python -m pytest -q \
-	  tests/test_desk_browser.py -k screenshots
+	  tests/test_desk_browser.py tests/test_dashboard_browser.py tests/test_public_browser.py \
+	  -k screenshots

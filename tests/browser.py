@@ -8,10 +8,12 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 PHONE = {"width": 360, "height": 740}
+PAGE_BUDGET = 150 * 1024  # bytes a first load of a page may transfer (HTML, CSS, JS, images)
 DESKTOP = {"width": 1280, "height": 800}
 # Without the background-networking flags Chromium keeps dialling out and this machine has no
 # internet; --no-sandbox because tests run as root.
@@ -45,6 +47,17 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+def browser_fixture():
+    """A module-scoped `browser` fixture, one Chromium for a test module: write
+    `browser = browser_fixture()` in the module (an imported fixture would read as unused)."""
+    @pytest.fixture(scope="module", name="browser")
+    def launched_browser():
+        with chromium() as launched:
+            yield launched
+
+    return launched_browser
 
 
 def phone_page(browser, base_url: str):
@@ -86,6 +99,26 @@ OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentEle
 def layout_problems(page) -> tuple[list[dict], int]:
     """(targets smaller than 44x44 CSS px, pixels of horizontal overflow)."""
     return page.evaluate(SMALL_TARGETS_JS), page.evaluate(OVERFLOW_JS)
+
+
+def assert_fits_phone(page, name: str = "the page") -> None:
+    """Nothing scrolls sideways at 360 px and every tap target is at least 44x44 CSS px."""
+    small, overflow = layout_problems(page)
+    assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 360px"
+    assert small == [], f"{name}: tap targets under 44x44 px: {small}"
+
+
+def screenshots_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: SCREENSHOTS_DIR (`make screenshots`), else the test's tmp dir."""
+    out = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def full_screenshot(page, target: Path) -> None:
+    """The whole page as a PNG at `target`, checked to be a rendered page, not a blank one."""
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 10_000, f"{target.name} looks blank"
 
 
 def transferred_bytes(page, path: str) -> int:

@@ -51,16 +51,21 @@ class DeskServer:
     codes: list[str]
 
 
-def seed(db_url: str, clock: TestClock) -> list[str]:
-    """Demo commune, officers' passwords, and tickets at several steps of their life."""
+def demo_commune(db_url: str, now: datetime) -> None:
+    """A migrated database with the demo commune and every officer's password PASSWORD."""
     from bot.core.org import load_demo
 
     upgrade(db_url)
-    codes = []
     with session_scope(db_url) as session:
-        load_demo(session, clock())
+        load_demo(session, now)
         for officer in session.scalars(select(Officer)):
             set_password(session, officer.username, PASSWORD)
+
+
+def seed(db_url: str, clock: TestClock) -> list[str]:
+    """Demo commune, officers' passwords, and tickets at several steps of their life."""
+    demo_commune(db_url, clock())
+    codes = []
     for index, (text, place, category, kind) in enumerate(REPORTS):
         with session_scope(db_url) as session:
             citizen = citizen_for(session, "web", f"demo-citizen-{index}", clock())

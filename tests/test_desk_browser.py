@@ -6,9 +6,7 @@ says (`make screenshots` writes docs/screenshots/)."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,18 +17,20 @@ from bot.core.tickets import TicketDraft, create_ticket
 from bot.store.db import session_scope
 from bot.store.models import Ticket
 from tests.browser import (
-    chromium,
+    PAGE_BUDGET,
+    assert_fits_phone,
+    browser_fixture,
     desktop_page,
-    layout_problems,
+    full_screenshot,
     login,
     phone_page,
     require_chromium,
+    screenshots_dir,
     transferred_bytes,
 )
 from tests.desk_demo import PASSWORD, desk_server
 from tests.helpers import context
 
-PAGE_BUDGET = 150 * 1024
 ADMIN_PAGE = "/desk/admin/officers"
 
 
@@ -41,10 +41,7 @@ def server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
+browser = browser_fixture()
 
 
 def pages(server) -> dict[str, str]:
@@ -55,9 +52,7 @@ def pages(server) -> dict[str, str]:
 def test_login_page_fits_a_phone_and_its_targets_are_finger_sized(server, browser):
     page = phone_page(browser, server.url)
     page.goto("/desk/login")
-    small, overflow = layout_problems(page)
-    assert overflow <= 0, f"login page scrolls sideways by {overflow}px"
-    assert small == [], small
+    assert_fits_phone(page, "the login page")
 
 
 @pytest.mark.parametrize("name", ["queue", "ticket", "admin", "notices"])
@@ -66,9 +61,7 @@ def test_desk_pages_fit_a_360px_phone_with_44px_targets(server, browser, name):
     login(page, "quantri" if name == "admin" else "truongkt", PASSWORD)
     page.goto(pages(server)[name])
     assert page.locator("body").inner_text(), "empty page"
-    small, overflow = layout_problems(page)
-    assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 360px"
-    assert small == [], f"{name}: tap targets under 44x44 px: {small}"
+    assert_fits_phone(page, name)
 
 
 @pytest.mark.parametrize("name", ["login", "queue", "ticket"])
@@ -100,14 +93,11 @@ def test_officer_on_a_phone_sees_a_new_ticket_without_reloading(server, browser)
 
 
 def test_screenshots_of_queue_ticket_and_admin_at_phone_and_desktop(server, browser, tmp_path):
-    out = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
+    out = screenshots_dir(tmp_path)
     for size, make_page in (("phone", phone_page), ("desktop", desktop_page)):
         for name in ("queue", "ticket", "admin"):
             page = make_page(browser, server.url)
             login(page, "quantri" if name == "admin" else "truongkt", PASSWORD)
             page.goto(pages(server)[name])
-            target = out / f"{name}-{size}.png"
-            page.screenshot(path=str(target), full_page=True)
-            assert target.stat().st_size > 10_000  # a rendered page, not a blank one
+            full_screenshot(page, out / f"{name}-{size}.png")
             page.context.close()

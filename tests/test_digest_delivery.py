@@ -16,7 +16,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
@@ -29,6 +28,7 @@ from bot.store.models import JobRun, Officer, OutboxMessage
 from bot.store.report_models import Digest
 from tests.conftest import BACKENDS, POSTGRES_OK
 from tests.helpers import TestClock, context
+from tests.smtp_server import Inbox, give_email, local_smtp, smtp_env
 from tests.test_digest import (
     ACCUSED,
     CITIZEN_NAME,
@@ -40,7 +40,6 @@ from tests.test_digest import (
     seed_history,
     stored_digest,
 )
-from tests.test_email_notices import Inbox, free_port, give_email, smtp_env
 from tests.test_escalation import link
 
 HEADS = {"chutich": "chutich@xa.example", "truongkt": "truongkt@xa.example",
@@ -65,12 +64,8 @@ class KillingInbox(Inbox):
 
 @pytest.fixture
 def smtp_server():
-    inbox = KillingInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    controller.inbox = inbox
-    yield controller
-    controller.stop()
+    with local_smtp(KillingInbox()) as controller:
+        yield controller
 
 
 def ready(url: str, monkeypatch, controller) -> None:

@@ -95,6 +95,9 @@ def test_plain_officers_are_refused_and_heads_see_only_their_unit(app_env):
         assert (await leader.get(f"/desk/digests/{WEEK}?unit=tinh-demo"))[0] == 404  # above
         assert (await leader.get("/desk/digests/2026-W11"))[0] == 404  # not over yet
         assert (await leader.get("/desk/digests/2026-W99"))[0] == 404
+        for week in ("9999-W52", "0001-W01"):  # dates out of range: the 404 page, not a 500
+            for tail in ("", "/chart.png", "/digest.xlsx"):
+                assert (await leader.get(f"/desk/digests/{week}{tail}"))[0] == 404, week + tail
         status, location = await login(None).get(f"/desk/digests/{WEEK}")
         assert status == 302
 

@@ -3,68 +3,22 @@ what the delivery job sends with smtplib; without SMTP settings the delivery is 
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from bot.jobs.notice_delivery import NO_EMAIL, NO_SMTP, deliver_notices
 from bot.settings import load_settings
-from bot.store.db import session_scope
-from bot.store.models import Officer
 from tests.conftest import BACKENDS
 from tests.helpers import NOW, TestClock, make_ticket
+from tests.smtp_server import Inbox, give_email, local_smtp, smtp_env
 from tests.test_webpush import add_notice, delivery, officer_id, settle_filing_notices
-
-
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__(email.message.EmailMessage)
-        self.messages: list[email.message.EmailMessage] = []
-        self.refuse_with: str | None = None
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.refuse_with:
-            return self.refuse_with
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    def handle_message(self, message) -> None:
-        self.messages.append(email.message_from_bytes(message.as_bytes(),
-                                                      policy=email.policy.default))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    controller.inbox = inbox
-    yield controller
-    controller.stop()
-
-
-def smtp_env(monkeypatch, controller) -> None:
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(controller.port))
-    monkeypatch.setenv("SMTP_STARTTLS", "false")  # the test server offers no TLS
-    monkeypatch.setenv("SMTP_FROM", "nghedan@xa.example")
-    load_settings.cache_clear()
-
-
-def give_email(url: str, officer: int, address: str | None) -> None:
-    with session_scope(url) as session:
-        session.get(Officer, officer).email = address
+    with local_smtp(Inbox()) as controller:
+        yield controller
 
 
 @pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)

@@ -35,6 +35,12 @@ def unique_constraints(url: str, table: str) -> list[list[str]]:
     return [c["column_names"] for c in inspect(engine).get_unique_constraints(table)]
 
 
+def indexes(url: str, table: str) -> set[str]:
+    engine = engine_for(url)
+    engine.dispose()
+    return {index["name"] for index in inspect(engine).get_indexes(table)}
+
+
 def revisions_newest_first() -> list[str]:
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     return [r.revision for r in script.walk_revisions()]
@@ -48,12 +54,13 @@ def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
 
     downgrade(empty_db_url, "-1")
     assert current_revision(empty_db_url) == revisions_newest_first()[1]
-    # 0006 added the figures' calendar, past clock periods and the digests
-    assert not {"work_calendar", "ticket_clock_periods", "digests"} & tables(empty_db_url)
-    assert {"tickets", "desk_sessions"} <= tables(empty_db_url)
+    # 0007 added the figures' indexes (0006 its tables, checked by the next test)
+    assert "ix_ticket_events_at" not in indexes(empty_db_url, "ticket_events")
+    assert {"work_calendar", "ticket_clock_periods", "digests"} <= tables(empty_db_url)
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == head_revision()
-    assert {"work_calendar", "ticket_clock_periods", "digests"} <= tables(empty_db_url)
+    assert {"ix_ticket_events_at", "ix_ticket_events_action_at"} <= indexes(empty_db_url,
+                                                                            "ticket_events")
 
 
 def test_every_step_goes_down_and_up_again(empty_db_url):

@@ -6,15 +6,14 @@ ones. Rasa is a closed port unless a test says otherwise."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -30,8 +29,6 @@ from bot.core.messaging import (
 )
 from bot.core.routing import OPEN_STATUSES
 from bot.core.taxonomy import Status
-from bot.dialogue.pipeline import Pipeline
-from bot.dialogue.rasa_client import RasaClient
 from bot.jobs import clock_checks
 from bot.jobs.leader import LeaderLock
 from bot.jobs.periodic import period_key, run_once
@@ -39,27 +36,13 @@ from bot.settings import load_settings
 from bot.store.db import session_scope
 from bot.store.desk_models import NoticeDelivery
 from bot.store.models import InboxMessage, OrgUnit, OutboxMessage, Ticket, TicketClock
-from bot.web.app import create_app
 from tests.conftest import BACKENDS, POSTGRES_URL
-from tests.helpers import NOW, TestClock, context, make_ticket
+from tests.e2e import free_port
+from tests.helpers import NOW, context, make_ticket
 from tests.test_pipeline import closed_port
+from tests.test_web_chat import chat as serve  # the whole web app, Rasa a closed port
 
-Scenario = Callable[[TestClient], Awaitable[None]]
 backends = pytest.mark.parametrize("empty_db_url", BACKENDS, indirect=True)
-
-
-def serve(scenario: Scenario, rasa_url: str | None = None) -> None:
-    """The bot's whole web app (desk, chat, ops) with the settings of the environment."""
-    settings = load_settings()
-    rasa = RasaClient(rasa_url or f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
-    pipeline = Pipeline(settings.effective_database_url, rasa, clock=TestClock(NOW))
-
-    async def main() -> None:
-        async with TestClient(TestServer(create_app(settings, pipeline))) as client:
-            await scenario(client)
-        await rasa.aclose()
-
-    asyncio.run(main())
 
 
 @asynccontextmanager
@@ -79,12 +62,6 @@ async def stand_in(port: int, routes: dict[str, web.Response]) -> AsyncIterator[
         yield
     finally:
         await runner.cleanup()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

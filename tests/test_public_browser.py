@@ -7,32 +7,25 @@ where SCREENSHOTS_DIR says."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from sqlalchemy import select
 
-from bot.core.org import load_demo
-from bot.core.passwords import set_password
-from bot.store.db import session_scope
-from bot.store.migrate import upgrade
-from bot.store.models import Officer
 from tests.browser import (
-    chromium,
+    PAGE_BUDGET,
+    assert_fits_phone,
+    browser_fixture,
     desktop_page,
-    layout_problems,
+    full_screenshot,
     login,
     phone_page,
     require_chromium,
+    screenshots_dir,
     transferred_bytes,
 )
-from tests.desk_demo import serve
+from tests.desk_demo import PASSWORD, demo_commune, serve
 from tests.helpers import NOW
 from tests.public_seed import personal_data_in, seed_board
 
-PAGE_BUDGET = 150 * 1024
-PASSWORD = "mat-khau-bang-cong-khai-2026"
+browser = browser_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +33,10 @@ def server(tmp_path_factory):
     require_chromium()
     root = tmp_path_factory.mktemp("public")
     db_url = f"sqlite:///{root / 'nghedan.db'}"
-    upgrade(db_url)
-    with session_scope(db_url) as session:
-        load_demo(session, NOW)
-        for officer in session.scalars(select(Officer)):
-            set_password(session, officer.username, PASSWORD)
+    demo_commune(db_url, NOW)
     seeded = seed_board(db_url)
     with serve(root, db_url) as url:
         yield url, seeded
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def pages(seeded) -> dict[str, str]:
@@ -75,9 +58,7 @@ def test_public_pages_fit_a_360px_phone_with_44px_targets_and_no_personal_data(
     response = page.goto(pages(seeded)[name])
     assert response.status == (404 if name == "not_found" else 200)
     assert page.locator("body").inner_text(), "empty page"
-    small, overflow = layout_problems(page)
-    assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 360px"
-    assert small == [], f"{name}: tap targets under 44x44 px: {small}"
+    assert_fits_phone(page, name)
     assert personal_data_in(page.content(), seeded) == []
     assert personal_data_in(page.locator("body").inner_text(), seeded) == []
     assert violations == []
@@ -115,23 +96,18 @@ def test_the_desk_public_box_fits_a_phone(server, browser):
     assert "Bảng công khai" in page.locator("#cong-khai").inner_text()
     page.click("#thao-tac-public_summary > summary")
     page.click("#thao-tac-public_hide > summary")
-    small, overflow = layout_problems(page)
-    assert overflow <= 0, f"ticket page scrolls sideways by {overflow}px at 360px"
-    assert small == [], small
+    assert_fits_phone(page, "the ticket page")
     page.context.close()
 
 
 def test_screenshots_of_the_board_at_phone_and_desktop(server, browser, tmp_path):
     url, seeded = server
-    out = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
+    out = screenshots_dir(tmp_path)
     for size, make_page in (("phone", phone_page), ("desktop", desktop_page)):
         for name in ("list", "item", "figures"):
             page = make_page(browser, url)
             page.goto(pages(seeded)[name])
-            target = out / f"public-{name}-{size}.png"
-            page.screenshot(path=str(target), full_page=True)
-            assert target.stat().st_size > 10_000  # a rendered page, not a blank one
+            full_screenshot(page, out / f"public-{name}-{size}.png")
             page.context.close()
     page = phone_page(browser, url)
     login(page, "truongkt", PASSWORD)

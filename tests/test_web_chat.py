@@ -32,10 +32,11 @@ Scenario = Callable[[TestClient], Awaitable[None]]
 PHOTO = b"\xff\xd8\xff\xe0" + os.urandom(3000)  # only the declared type matters to the server
 
 
-def chat(scenario: Scenario) -> None:
-    """Run a scenario against the web app with the settings of app_env."""
+def chat(scenario: Scenario, rasa_url: str | None = None) -> None:
+    """Run a scenario against the bot's whole web app (chat, desk, ops) with the settings of
+    app_env; Rasa is a closed port unless `rasa_url` says otherwise."""
     settings = load_settings()
-    rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
+    rasa = RasaClient(rasa_url or f"http://127.0.0.1:{closed_port()}", "token", timeout=2)
     pipeline = Pipeline(settings.effective_database_url, rasa, clock=lambda: NOW)
 
     async def main() -> None:

@@ -67,7 +67,10 @@ def weekly_chart_png(points: list[WeekPoint], title: str) -> bytes:
              color=RECEIVED, label="Tiếp nhận")
     axes.bar([p + width / 2 for p in positions], [p.resolved for p in points], width,
              color=RESOLVED, label="Đã giải quyết")
-    axes.set_xticks(positions, [week_tick(p.week) for p in points])
+    # At most ~12 labels: a year of weeks would overlap into an unreadable band.
+    step = max(1, -(-len(points) // 12))
+    shown = list(positions)[::step]
+    axes.set_xticks(shown, [week_tick(points[i].week) for i in range(0, len(points), step)])
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylim(0, max([1] + [max(p.received, p.resolved) for p in points]) * 1.15)
     axes.set_ylabel("Số đơn", fontproperties=FONT)

@@ -29,14 +29,17 @@ CHART_NAME, XLSX_NAME, TEXT_NAME = "chart.png", "digest.xlsx", "digest.txt"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WEEKS_SHEET = "Theo tuần"
 CLOCK_LABELS = {"accept": "thụ lý", "resolve": "giải quyết"}
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 def normalize_week(value: str) -> str:
     """"2026-w49" -> "2026-W49"; ValueError unless it names a real ISO week."""
     text = (value or "").strip().upper()
     year, sep, number = text.partition("-W")
-    if not (sep and year.isdigit() and len(year) == 4 and number.isdigit()
-            and len(number) <= 2):
+    # Years outside FIRST_YEAR..LAST_YEAR are typing mistakes (and year 1 or 9999 would take
+    # the week's dates out of range).
+    if not (sep and year.isdigit() and FIRST_YEAR <= int(year) <= LAST_YEAR
+            and number.isdigit() and len(number) <= 2):
         raise ValueError(f"not an ISO week: {value!r} (e.g. 2026-W49)")
     return Period.iso_week(text).week_label  # raises ValueError for week 53 of a 52-week year
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from bot.core import figures_sql as q
@@ -38,6 +38,7 @@ CALENDAR_LOCK = 1100011  # PostgreSQL advisory lock: one process rewrites the ca
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NO_KEY = "-"
 TICKET_KEYS = (Ticket.category, Ticket.kind, Ticket.area_id, Ticket.unit_id)
+KEY_COLUMNS = ("category", "kind", "area_id", "unit_id")
 STATUS_FIELDS = ("accepted", "resolved", "rejected", "transferred", "withdrawn")
 DURATION_ORDER = {("accept", "working_days"): 0, ("accept", "calendar_days"): 1,
                   ("resolve", "working_days"): 2, ("resolve", "calendar_days"): 3}
@@ -176,7 +177,7 @@ def _counts(session: Session, scope: Scope, start: datetime, end: datetime,
     for row in q.clock_rows(session, scope, start, at_end, _ticket_keys):
         rate = _rate(group(row), row[4])
         rate.due, rate.on_time = row[5], row[6] or 0
-    for row in q.open_rows(session, scope, at_end, TICKET_KEYS):
+    for row in q.open_rows(session, scope, at_end, KEY_COLUMNS):
         counts = group(row)
         counts.open, counts.overdue = row[4], row[5] or 0
     return groups, (confidential, direct)
@@ -215,6 +216,7 @@ def compute(session: Session, scope: Scope, period: Period, ctx: CoreContext,
     Open and overdue are as at the end of the period, or `now` if earlier."""
     now = now or ctx.clock()
     _calendar_ready(session, ctx)
+    q.prepare(session)
     sql = q.Sql.of(session, ctx.tz)
     start, end = period.bounds(ctx.tz)
     at_end = min(end, now)
@@ -248,6 +250,7 @@ def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
     """Received, resolved and on-time rates of `weeks` ISO weeks ending with `last_week`
     (each as compute() counts them for that week), oldest first."""
     now = now or ctx.clock()
+    q.prepare(session)
     last = Period.iso_week(last_week)
     periods = [Period(last.start - timedelta(weeks=n), last.end - timedelta(weeks=n))
                for n in range(weeks - 1, -1, -1)]
@@ -259,9 +262,9 @@ def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
 
     for index, received, *_ in q.received_rows(session, scope, edges[0], edges[-1], keys):
         points[index].received = received
-    resolved_at = 1 + STATUS_FIELDS.index("resolved")
-    for row in q.status_rows(session, scope, edges[0], edges[-1], keys):
-        points[row[0]].resolved = row[resolved_at] or 0
+    for index, resolved in q.status_rows(session, scope, edges[0], edges[-1], keys,
+                                         statuses=("resolved",)):
+        points[index].resolved = resolved or 0
     for index, name, due, on_time in q.clock_rows(session, scope, edges[0],
                                                   min(edges[-1], now), keys):
         rate = points[index].accept if name == "accept" else points[index].resolve
@@ -269,36 +272,40 @@ def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
     return points
 
 
-def _overdue_periods(session: Session, scope: Scope, at: datetime):
-    """Per overdue ticket at `at`: its earliest overdue period (ticket id, clock, due)."""
-    periods = q.clock_periods(lambda table: q.overdue_condition(table, at)[1:])
-    first = func.row_number().over(partition_by=periods.c.ticket_id,
-                                   order_by=(periods.c.due_at, periods.c.name)).label("rank")
-    ranked = q.in_scope(select(Ticket.id.label("ticket_id"), Ticket.code, Ticket.unit_id,
-                               Ticket.confidential, periods.c.name, periods.c.due_at, first)
-                        .join(periods, periods.c.ticket_id == Ticket.id)
-                        .where(*q.open_at(at)), scope).subquery("ranked")
-    return ranked
-
-
 def overdue_tickets(session: Session, scope: Scope, at: datetime, limit: int = 5,
                     tz: ZoneInfo = VN) -> tuple[list[OverdueItem], int]:
     """The oldest overdue non-confidential tickets at `at` (most days late first), and the
     number of overdue confidential tickets (counted, never listed). `days_late` counts local
     calendar days from the deadline's day to `at`'s day."""
-    ranked = _overdue_periods(session, scope, at)
-    first = ranked.c.rank == 1
-    hidden = session.scalar(select(func.count()).where(first, ranked.c.confidential))
+    q.prepare(session)
+    periods = q.late_periods(at)
+    tickets = q.open_tickets(scope, at, ("unit_id", "confidential"))
+    first_due = func.min(periods.c.due_at)
+    accept_due = func.min(case((periods.c.name == "accept", periods.c.due_at)))
+    late = (select(tickets.c.id, tickets.c.unit_id, tickets.c.confidential,
+                   first_due.label("due_at"),
+                   case((accept_due == first_due, "accept"), else_="resolve").label("clock"))
+            .join(periods, periods.c.ticket_id == tickets.c.id)
+            .group_by(tickets.c.id, tickets.c.unit_id, tickets.c.confidential)
+            .subquery("late"))
+    hidden = func.sum(case((late.c.confidential, 1), else_=0)).over()
+    ranked = (select(late, hidden.label("hidden"))
+              .order_by(late.c.confidential, late.c.due_at, late.c.id).limit(max(limit, 1))
+              .subquery("ranked"))
+    # Non-confidential first: the listed rows; every row carries the confidential count. The
+    # codes are read for those rows only.
     rows = session.execute(
-        select(ranked.c.code, ranked.c.unit_id, ranked.c.name, ranked.c.due_at)
-        .where(first, ranked.c.confidential.is_(False))
-        .order_by(ranked.c.due_at, ranked.c.code).limit(limit)).all()
+        select(Ticket.code, ranked.c.unit_id, ranked.c.clock, ranked.c.due_at,
+               ranked.c.confidential, ranked.c.hidden)
+        .join(Ticket, Ticket.id == ranked.c.id)
+        .order_by(ranked.c.confidential, ranked.c.due_at, Ticket.code)).all()
     labels = _Labels(session) if rows else None
     local_at = at.astimezone(tz).date()
-    items = [OverdueItem(code=code, unit=labels.unit(unit_id)[1], clock=name, due_at=due_at,
+    items = [OverdueItem(code=code, unit=labels.unit(unit_id)[1], clock=clock, due_at=due_at,
                          days_late=(local_at - due_at.astimezone(tz).date()).days)
-             for code, unit_id, name, due_at in rows]
-    return items, hidden or 0
+             for code, unit_id, clock, due_at, confidential, _ in rows[:limit]
+             if not confidential]
+    return items, int(rows[0][5] or 0) if rows else 0
 
 
 def ticket_rows(session: Session, scope: Scope, period: Period, ctx: CoreContext
@@ -306,6 +313,7 @@ def ticket_rows(session: Session, scope: Scope, period: Period, ctx: CoreContext
     """Non-confidential tickets received in the period or still open at its end (or now, if
     earlier), codes and dates only, for workbooks: category, kind and status as codes, unit
     and area as names, oldest first. `on_time` is the current resolve period's."""
+    q.prepare(session)
     start, end = period.bounds(ctx.tz)
     now = ctx.clock()
     at_end = min(end, now)
@@ -319,7 +327,7 @@ def ticket_rows(session: Session, scope: Scope, period: Period, ctx: CoreContext
                 .correlate(Ticket).scalar_subquery())
 
     received = and_(Ticket.received_at >= start, Ticket.received_at < end)
-    open_ids = select(Ticket.id).where(*q.open_at(at_end))
+    open_ids = select(q.open_tickets(scope, at_end).c.id)
     query = q.in_scope(
         select(Ticket.code, Ticket.category, Ticket.kind, Ticket.status, OrgUnit.name,
                Area.name, Ticket.received_at, first_event("accepted"),

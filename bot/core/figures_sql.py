@@ -19,13 +19,13 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     literal_column,
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
@@ -84,6 +84,15 @@ class Sql:
         return later.op("-")(earlier)
 
 
+def prepare(session: Session) -> None:
+    """PostgreSQL: no JIT for the rest of this transaction. These aggregates run in tens of
+    milliseconds once indexed, but their plans' estimated costs trigger JIT compilation,
+    which alone took over a second in bench/figures.py."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
+
+
 def in_scope(query, scope) -> object:
     """Restrict a query that already joins `tickets` to the scope's units and area."""
     if scope.unit_ids:
@@ -105,16 +114,17 @@ def received_rows(session: Session, scope, start: datetime, end: datetime, keys:
     return session.execute(in_scope(query, scope)).all()
 
 
-def status_rows(session: Session, scope, start: datetime, end: datetime, keys: Keys):
-    """keys + distinct tickets moved into accepted, resolved, rejected, transferred,
-    withdrawn by events in [start, end)."""
+def status_rows(session: Session, scope, start: datetime, end: datetime, keys: Keys,
+                statuses: Sequence[str] = COUNTED_STATUSES):
+    """keys + distinct tickets moved into each of `statuses` (by default accepted, resolved,
+    rejected, transferred, withdrawn) by events in [start, end)."""
     group = list(keys(TicketEvent.at))
     counts = [func.count(func.distinct(case((TicketEvent.to_status == status,
                                               TicketEvent.ticket_id))))
-              for status in COUNTED_STATUSES]
+              for status in statuses]
     query = (select(*group, *counts).join(Ticket, Ticket.id == TicketEvent.ticket_id)
              .where(TicketEvent.at >= start, TicketEvent.at < end,
-                    TicketEvent.to_status.in_(COUNTED_STATUSES),
+                    TicketEvent.to_status.in_(statuses),
                     TicketEvent.action != RETURN_ACTION)
              .group_by(*group))
     return session.execute(in_scope(query, scope)).all()
@@ -166,47 +176,62 @@ def clock_rows(session: Session, scope, start: datetime, at_end: datetime, keys:
     return session.execute(in_scope(query, scope)).all()
 
 
-def status_at(at_end: datetime) -> ColumnElement:
-    """The ticket's last status before `at_end` (correlated to `tickets`)."""
-    event = aliased(TicketEvent)
-    return (select(event.to_status)
-            .where(event.ticket_id == Ticket.id, event.to_status.is_not(None),
-                   event.at < at_end)
-            .order_by(event.at.desc(), event.id.desc()).limit(1)
-            .correlate(Ticket).scalar_subquery())
+def changed_since(at_end: datetime):
+    """(ticket_id, status) of tickets whose status changed at or after `at_end`, with their
+    status just before: the `from_status` of their first status event since then (every
+    status change records both ends, so this is the last status before `at_end`)."""
+    first = func.row_number().over(partition_by=TicketEvent.ticket_id,
+                                   order_by=(TicketEvent.at, TicketEvent.id))
+    ranked = (select(TicketEvent.ticket_id, TicketEvent.from_status, first.label("rank"))
+              .where(TicketEvent.at >= at_end, TicketEvent.to_status.is_not(None))
+              .subquery("since"))
+    return (select(ranked.c.ticket_id, ranked.c.from_status).where(ranked.c.rank == 1)
+            .cte("changed"))
 
 
-def open_at(at_end: datetime) -> list[ColumnElement]:
-    """Conditions on `tickets` for "open at `at_end`". Only tickets open now or whose status
-    changed since `at_end` can be: the others' status at the end is their status now."""
-    changed_since = (select(TicketEvent.ticket_id)
-                     .where(TicketEvent.at >= at_end, TicketEvent.to_status.is_not(None)))
-    return [Ticket.received_at < at_end, Ticket.duplicate_of_id.is_(None),
-            or_(Ticket.status.in_(OPEN_STATUSES), Ticket.id.in_(changed_since)),
-            status_at(at_end).in_(OPEN_STATUSES)]
+def open_tickets(scope, at_end: datetime, columns: Sequence[str] = ()):
+    """The scope's tickets open at `at_end` (received before, not a duplicate, open then), as
+    a subquery of `id` and the named ticket columns. A ticket unchanged since `at_end` has
+    the status it has now (read from the covering index of open tickets, 0007); a changed
+    one had the status its first change since left."""
+    changed = changed_since(at_end)
+    selected = [Ticket.id, *(getattr(Ticket, name) for name in columns)]
+    common = [Ticket.received_at < at_end, Ticket.duplicate_of_id.is_(None)]
+    unchanged = select(*selected).where(Ticket.status.in_(OPEN_STATUSES),
+                                        Ticket.id.not_in(select(changed.c.ticket_id)), *common)
+    moved = (select(*selected).join(changed, changed.c.ticket_id == Ticket.id)
+             .where(changed.c.from_status.in_(OPEN_STATUSES), *common))
+    return union_all(in_scope(unchanged, scope), in_scope(moved, scope)).subquery("open")
 
 
-def overdue_condition(table, at_end: datetime) -> list[ColumnElement]:
-    """A period of `table` running at `at_end` past its deadline (a paused one only if its
-    deadline passed before the pause)."""
-    conditions = [table.ticket_id == Ticket.id, table.started_at < at_end,
-                  or_(table.stopped_at.is_(None), table.stopped_at >= at_end),
-                  table.due_at < at_end]
-    if table is TicketClock:
-        conditions.append(or_(table.paused_at.is_(None), table.paused_at > table.due_at))
-    return conditions
+def late_periods(at_end: datetime):
+    """Clock periods (both tables) running at `at_end` past their deadline: started before
+    it, not stopped before it, deadline before it (a paused one only if its deadline passed
+    before the pause). Clocks still running and clocks stopped since are separate branches,
+    so the first reads the small index of running clocks (0007)."""
+    branches = []
+    for table in (TicketClock, TicketClockPeriod):
+        late = [table.started_at < at_end, table.due_at < at_end]
+        if table is TicketClock:
+            late.append(or_(table.paused_at.is_(None), table.paused_at > table.due_at))
+        for stop in (table.stopped_at.is_(None), table.stopped_at >= at_end):
+            branches.append(select(*_period_columns(table)).where(stop, *late))
+    return union_all(*branches).subquery("late_periods")
 
 
-def is_overdue(at_end: datetime) -> ColumnElement:
-    return or_(*(exists().where(*overdue_condition(table, at_end))
-                 for table in (TicketClock, TicketClockPeriod)))
+def overdue_ids(at_end: datetime):
+    """Ids of tickets with a period running late at `at_end` (open or not)."""
+    return select(late_periods(at_end).c.ticket_id)
 
 
-def open_rows(session: Session, scope, at_end: datetime, group: Sequence[ColumnElement]):
-    """group + open at the end, overdue at the end."""
-    query = (select(*group, func.count(), func.sum(case((is_overdue(at_end), 1), else_=0)))
-             .where(*open_at(at_end)).group_by(*group))
-    return session.execute(in_scope(query, scope)).all()
+def open_rows(session: Session, scope, at_end: datetime, columns: Sequence[str]):
+    """The named ticket columns + open at the end, overdue at the end."""
+    tickets = open_tickets(scope, at_end, columns)
+    late = tickets.c.id.in_(overdue_ids(at_end))
+    group = [tickets.c[name] for name in columns]
+    query = (select(*group, func.count(), func.sum(case((late, 1), else_=0)))
+             .group_by(*group))
+    return session.execute(query).all()
 
 
 def duration_rows(session: Session, scope, start: datetime, end: datetime, sql: Sql):
@@ -227,19 +252,29 @@ def duration_rows(session: Session, scope, start: datetime, end: datetime, sql: 
         .outerjoin(first, and_(working, first.day == start_day))
         .outerjoin(last, and_(working, last.day == stop_day)), scope).subquery("durations")
     # Days outside the calendar table (before 2025, after 2035) have no working index.
-    partition = (base.c.clock, base.c.unit)
-    ranked = select(
-        base.c.clock, base.c.unit, base.c.value,
-        func.row_number().over(partition_by=partition, order_by=base.c.value).label("rank"),
-        func.count().over(partition_by=partition).label("n"),
-    ).where(base.c.value.is_not(None)).subquery("ranked")
-    median_rank = (ranked.c.n + 1) // 2  # ceil(n / 2)
-    p90_rank = (ranked.c.n * 9 + 9) // 10  # ceil(0.9 n)
-    query = (select(ranked.c.clock, ranked.c.unit, func.max(ranked.c.n),
-                    func.max(case((ranked.c.rank == median_rank, ranked.c.value))),
-                    func.max(case((ranked.c.rank == p90_rank, ranked.c.value))))
-             .group_by(ranked.c.clock, ranked.c.unit))
-    return session.execute(query).all()
+    # Durations are whole days, so a histogram (one row per value) with running totals gives
+    # the nearest-rank percentiles exactly: the smallest value whose running count reaches
+    # rank ceil(p n). Sorting the histogram, not every period, keeps a year's report fast.
+    histogram = (select(base.c.clock, base.c.unit, base.c.value, func.count().label("count"))
+                 .where(base.c.value.is_not(None))
+                 .group_by(base.c.clock, base.c.unit, base.c.value).subquery("histogram"))
+    partition = (histogram.c.clock, histogram.c.unit)
+    running = select(
+        histogram.c.clock, histogram.c.unit, histogram.c.value,
+        # PostgreSQL sums integers as numeric: cast, so the ranks divide as integers.
+        cast(func.sum(histogram.c.count).over(partition_by=partition,
+                                              order_by=histogram.c.value, rows=(None, 0)),
+             Integer).label("running"),
+        cast(func.sum(histogram.c.count).over(partition_by=partition), Integer).label("n"),
+    ).subquery("running")
+    median_rank = (running.c.n + 1) // 2  # ceil(n / 2)
+    p90_rank = (running.c.n * 9 + 9) // 10  # ceil(0.9 n)
+    query = (select(running.c.clock, running.c.unit, func.max(running.c.n),
+                    func.min(case((running.c.running >= median_rank, running.c.value))),
+                    func.min(case((running.c.running >= p90_rank, running.c.value))))
+             .group_by(running.c.clock, running.c.unit))
+    return [(clock, unit, int(n), median, p90)
+            for clock, unit, n, median, p90 in session.execute(query)]
 
 
 def extension_row(session: Session, scope, start: datetime, end: datetime):

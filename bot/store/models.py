@@ -160,6 +160,11 @@ class Ticket(Timestamped, Base):
         Index("ix_tickets_queue_scope", "unit_id", "officer_id", "status", "confidential",
               "next_due_at", "updated_at", "id", postgresql_where=text(OPEN_TICKETS_SQL),
               sqlite_where=text(OPEN_TICKETS_SQL)),
+        # The leaders' figures (0007): any ticket's groups by id; the open tickets' groups.
+        Index("ix_tickets_figures", "id", "unit_id", "area_id", "category", "kind"),
+        Index("ix_tickets_open_figures", "unit_id", "area_id", "category", "kind",
+              "received_at", "duplicate_of_id", "confidential", "id",
+              postgresql_where=text(OPEN_TICKETS_SQL), sqlite_where=text(OPEN_TICKETS_SQL)),
         CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -249,7 +254,12 @@ class TicketClock(Base):
 
     __tablename__ = "ticket_clocks"
     __table_args__ = (UniqueConstraint("ticket_id", "name"),
-                      Index("ix_ticket_clocks_due", "stopped_at", "due_at"))
+                      Index("ix_ticket_clocks_due", "stopped_at", "due_at"),
+                      # The leaders' figures (0007): deadlines; clocks still running.
+                      Index("ix_ticket_clocks_due_at", "due_at"),
+                      Index("ix_ticket_clocks_running", "due_at", "started_at", "paused_at",
+                            "ticket_id", postgresql_where=text("stopped_at IS NULL"),
+                            sqlite_where=text("stopped_at IS NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(20))
@@ -272,6 +282,8 @@ class TicketEvent(Base):
     """Append-only audit trail: who did what, when, on which channel (triggers forbid edits)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_at", "at"),  # figures (0007)
+                      Index("ix_ticket_events_action_at", "action", "at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

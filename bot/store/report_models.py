@@ -41,7 +41,8 @@ class TicketClockPeriod(Base):
     per clock name: the current period). Figures count these periods too."""
 
     __tablename__ = "ticket_clock_periods"
-    __table_args__ = (Index("ix_ticket_clock_periods_due", "name", "due_at"),)
+    __table_args__ = (Index("ix_ticket_clock_periods_due", "name", "due_at"),
+                      Index("ix_ticket_clock_periods_stopped_at", "stopped_at"))  # 0007
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
                                            index=True)

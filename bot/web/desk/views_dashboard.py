@@ -19,6 +19,7 @@ from bot.core.figures_model import Figures, Period, Scope, week_of
 from bot.core.workbook import figures_workbook
 from bot.store.db import session_scope
 from bot.web.desk import dashboard_tables as tables
+from bot.web.desk import downloads
 from bot.web.desk import security as sec
 from bot.web.desk.dashboard_query import (
     PRESETS,
@@ -30,7 +31,7 @@ from bot.web.desk.dashboard_query import (
 )
 
 MIN_WEEKS, MAX_WEEKS = 8, 53
-IMAGE_CACHE = "private, max-age=60"
+IMAGE_MAX_AGE = 60  # seconds: the figures of a running period change
 
 
 @dataclass
@@ -123,8 +124,7 @@ async def dashboard_csv(request: web.Request) -> web.Response:
     user = sec.require_role(request, *VIEW_ROLES)
     data = await asyncio.to_thread(_figures, request, user)
     body = tables.to_csv(data["head"], data["sections"])
-    return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(data["loaded"], "csv")}"'})
+    return downloads.attachment(body, _file_name(data["loaded"], "csv"), "text/csv", "utf-8")
 
 
 def _cell(text: str) -> str | int:
@@ -151,9 +151,7 @@ def _workbook(request: web.Request, user: sec.DeskUser) -> tuple[bytes, Loaded]:
 async def dashboard_xlsx(request: web.Request) -> web.Response:
     user = sec.require_role(request, *VIEW_ROLES)
     body, loaded = await asyncio.to_thread(_workbook, request, user)
-    return web.Response(body=body, content_type=(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(loaded, "xlsx")}"'})
+    return downloads.attachment(body, _file_name(loaded, "xlsx"))
 
 
 def breakdown_title(figures: Figures) -> str:
@@ -193,16 +191,12 @@ def _breakdown_png(request: web.Request, user: sec.DeskUser) -> bytes:
 
 async def weekly_png(request: web.Request) -> web.Response:
     user = sec.require_role(request, *VIEW_ROLES)
-    body = await asyncio.to_thread(_weekly_png, request, user)
-    return web.Response(body=body, content_type="image/png",
-                        headers={"Cache-Control": IMAGE_CACHE})
+    return downloads.png(await asyncio.to_thread(_weekly_png, request, user), IMAGE_MAX_AGE)
 
 
 async def breakdown_png(request: web.Request) -> web.Response:
     user = sec.require_role(request, *VIEW_ROLES)
-    body = await asyncio.to_thread(_breakdown_png, request, user)
-    return web.Response(body=body, content_type="image/png",
-                        headers={"Cache-Control": IMAGE_CACHE})
+    return downloads.png(await asyncio.to_thread(_breakdown_png, request, user), IMAGE_MAX_AGE)
 
 
 def setup_dashboard_routes(app: web.Application) -> None:

@@ -21,11 +21,13 @@ from bot.core.figures_model import Period, week_of
 from bot.store.db import session_scope
 from bot.store.models import OrgUnit
 from bot.store.report_models import Digest
+from bot.web.desk import downloads
 from bot.web.desk import security as sec
 
 VIEW_ROLES = ("leader", "unit_head", "admin")
 LIST_WEEKS = 12
 NOT_OVER_TEXT = "Tuần này chưa kết thúc nên chưa có bản tổng hợp."
+CHART_MAX_AGE = 300  # seconds: a kept digest does not change
 
 
 @dataclass
@@ -106,16 +108,13 @@ async def digest_page(request: web.Request) -> web.Response:
 async def digest_chart(request: web.Request) -> web.Response:
     user = sec.require_role(request, *VIEW_ROLES)
     _, row = await asyncio.to_thread(_digest, request, user)
-    return web.Response(body=row.chart_png, content_type="image/png",
-                        headers={"Cache-Control": "private, max-age=300"})
+    return downloads.png(row.chart_png, CHART_MAX_AGE)
 
 
 async def digest_xlsx(request: web.Request) -> web.Response:
     user = sec.require_role(request, *VIEW_ROLES)
     chosen, row = await asyncio.to_thread(_digest, request, user)
-    name = f"tong-hop-{chosen.week}-{chosen.unit_code}.xlsx"
-    return web.Response(body=row.xlsx, content_type=digests.XLSX_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{quote(name)}"'})
+    return downloads.attachment(row.xlsx, f"tong-hop-{chosen.week}-{chosen.unit_code}.xlsx")
 
 
 def _list(request: web.Request, user: sec.DeskUser) -> dict:
