@@ -101,6 +101,17 @@ def _announce_ready(settings: Settings, timeout: float = 600) -> None:
         time.sleep(1)
 
 
+def _refresh_work_calendar(url: str) -> None:
+    """The figures count working days with the work_calendar table: rewrite it when the
+    calendar settings (EXTRA_DAYS_OFF, EXTRA_WORKING_DAYS) changed since it was filled."""
+    from bot.core.figures import ensure_calendar
+
+    with session_scope(url) as session:
+        written = ensure_calendar(session, context_from_settings())
+    if written:
+        log.info("work_calendar_refreshed", days=written)
+
+
 async def run_bot(settings: Settings) -> None:
     """Web chat + workers + scheduler in one asyncio loop, until SIGTERM/SIGINT."""
     from bot.web.app import start_web
@@ -109,6 +120,7 @@ async def run_bot(settings: Settings) -> None:
     if current_revision(url) != head_revision():
         typer.echo("Cơ sở dữ liệu chưa được nâng cấp: chạy `nghedan db upgrade`.", err=True)
         raise typer.Exit(1)
+    _refresh_work_calendar(url)
     rasa = RasaClient(settings.rasa_url, settings.ensure_rasa_token())
     pipeline = Pipeline(url, rasa)
     telegram = _build_telegram(settings, pipeline)

@@ -9,8 +9,9 @@ notices commit in one transaction: a crash before the commit leaves nothing (the
 it all again), after it the deliveries are claimed rows (push, e-mail) and outbox rows (chat)
 that are sent at least once, and a crash while sending repeats at most the part in flight.
 
-A week the scheduler missed entirely (every process down from one digest moment to the next)
-is not made later by the job; `nghedan digest --week ... --send` makes it by hand."""
+The job makes the previous week's digest from the digest moment until the end of the current
+week (Sunday 24:00): a week whose digest week passed with every process down is not made later
+by the job; `nghedan digest --week ... --send` makes it by hand."""
 
 from __future__ import annotations
 
