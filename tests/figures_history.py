@@ -4,9 +4,10 @@ Quốc khánh 1-2/9), on the demo commune (the `db_url` fixture).
 
 Besides the database, the builder (tests/figures_builder.py) keeps a plain-Python record of
 what it did: each ticket's status events and its clock periods, derived by the rules of
-clocks.yml written out again with the Python WorkCalendar (no SQL). tests/figures_expected.py computes the expected
-figures from that record; tests/test_figures_history.py checks the record against the
-stored clocks. Other parts' tests reuse it:
+clocks.yml written out again with the Python WorkCalendar (no SQL).
+tests/figures_expected.py computes the expected figures from that record;
+tests/test_figures_history.py checks the record against the stored clocks. Other parts'
+tests reuse it:
 
     history = seed_history(db_url)          # ~25 tickets, a few seconds
     history.code("road")                    # KN-2026-...

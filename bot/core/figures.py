@@ -171,7 +171,7 @@ def _counts(session: Session, scope: Scope, start: datetime, end: datetime,
         counts.received, counts.duplicates = row[4], row[5] or 0
         confidential += row[6] or 0
         direct += row[7] or 0
-    for row in q.status_rows(session, scope, start, end, _ticket_keys):
+    for row in q.status_rows(session, scope, start, end):
         for name, value in zip(STATUS_FIELDS, row[4:], strict=True):
             setattr(group(row), name, value or 0)
     for row in q.clock_rows(session, scope, start, at_end, _ticket_keys):
@@ -262,8 +262,8 @@ def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
 
     for index, received, *_ in q.received_rows(session, scope, edges[0], edges[-1], keys):
         points[index].received = received
-    for index, resolved in q.status_rows(session, scope, edges[0], edges[-1], keys,
-                                         statuses=("resolved",)):
+    for index, resolved in q.status_rows(session, scope, edges[0], edges[-1],
+                                         statuses=("resolved",), edges=edges):
         points[index].resolved = resolved or 0
     for index, name, due, on_time in q.clock_rows(session, scope, edges[0],
                                                   min(edges[-1], now), keys):

@@ -162,8 +162,8 @@ class Ticket(Timestamped, Base):
               sqlite_where=text(OPEN_TICKETS_SQL)),
         # The leaders' figures (0007): any ticket's groups by id; the open tickets' groups.
         Index("ix_tickets_figures", "id", "unit_id", "area_id", "category", "kind"),
-        Index("ix_tickets_open_figures", "unit_id", "area_id", "category", "kind",
-              "received_at", "duplicate_of_id", "confidential", "id",
+        Index("ix_tickets_open_figures", "received_at", "unit_id", "area_id", "category",
+              "kind", "duplicate_of_id", "confidential", "status", "id",
               postgresql_where=text(OPEN_TICKETS_SQL), sqlite_where=text(OPEN_TICKETS_SQL)),
         CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
     )

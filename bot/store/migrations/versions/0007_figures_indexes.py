@@ -29,8 +29,8 @@ INDEXES = (
 # The same as models.OPEN_TICKETS_SQL (0005's partial indexes): tickets open now.
 OPEN_TICKETS_SQL = "status IN ('received', 'accepted', 'assigned', 'in_progress', 'need_info')"
 RUNNING_SQL = "stopped_at IS NULL"
-OPEN_COLUMNS = ["unit_id", "area_id", "category", "kind", "received_at", "duplicate_of_id",
-                "confidential", "id"]
+OPEN_COLUMNS = ["received_at", "unit_id", "area_id", "category", "kind", "duplicate_of_id",
+                "confidential", "status", "id"]
 
 
 def upgrade() -> None:
