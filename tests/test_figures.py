@@ -19,6 +19,7 @@ from tests.figures_expected import (
     actual_durations,
     breakdown,
     counts_dict,
+    decision,
     expected_figures,
     expected_overdue,
     is_open,
@@ -182,7 +183,7 @@ def test_overdue_list_is_limited_and_scoped(history):
     assert {i.unit for i in kinh_te} == {"Phòng Kinh tế"}
 
 
-@pytest.mark.parametrize("name", ["week 19", "week 21", "week 37"])
+@pytest.mark.parametrize("name", ["week 19", "week 21", "week 37", "30 days from 20/4"])
 def test_ticket_rows_list_received_and_still_open_tickets_never_confidential(history, name):
     period = PERIODS[name]
     start, end = period.bounds(history.ctx.tz)
@@ -194,6 +195,13 @@ def test_ticket_rows_list_received_and_still_open_tickets_never_confidential(his
     assert [r.code for r in rows] == sorted(wanted, key=lambda c: next(
         s.received for s in stories if s.code == c))
     assert len(rows) > 3
+    by_code = {s.code: s for s in stories}
+    # on_time: the current resolve period as the rates decide it, None while undecided.
+    for row in rows:
+        period = by_code[row.code].clocks.get("resolve")
+        decided = decision(period) if period else None
+        expected = decided[1] if decided and decided[0] < history.end else None
+        assert row.on_time is expected, row.code
     if name != "week 19":
         return
     info = next(r for r in rows if r.code == history.code("info"))

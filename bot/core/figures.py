@@ -171,7 +171,7 @@ def _counts(session: Session, scope: Scope, start: datetime, end: datetime,
         counts.received, counts.duplicates = row[4], row[5] or 0
         confidential += row[6] or 0
         direct += row[7] or 0
-    for row in q.status_rows(session, scope, start, end):
+    for row in q.status_rows(session, scope, start, end, _ticket_keys):
         for name, value in zip(STATUS_FIELDS, row[4:], strict=True):
             setattr(group(row), name, value or 0)
     for row in q.clock_rows(session, scope, start, at_end, _ticket_keys):
@@ -262,8 +262,8 @@ def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
 
     for index, received, *_ in q.received_rows(session, scope, edges[0], edges[-1], keys):
         points[index].received = received
-    for index, resolved in q.status_rows(session, scope, edges[0], edges[-1],
-                                         statuses=("resolved",), edges=edges):
+    for index, resolved in q.status_rows(session, scope, edges[0], edges[-1], keys,
+                                         statuses=("resolved",)):
         points[index].resolved = resolved or 0
     for index, name, due, on_time in q.clock_rows(session, scope, edges[0],
                                                   min(edges[-1], now), keys):
@@ -332,7 +332,7 @@ def ticket_rows(session: Session, scope: Scope, period: Period, ctx: CoreContext
         select(Ticket.code, Ticket.category, Ticket.kind, Ticket.status, OrgUnit.name,
                Area.name, Ticket.received_at, first_event("accepted"),
                first_event("resolved", last=True), accept.due_at, resolve.due_at,
-               resolve.stopped_at, resolve.stopped_by)
+               resolve.stopped_at, resolve.stopped_by, resolve.paused_at)
         .outerjoin(OrgUnit, OrgUnit.id == Ticket.unit_id)
         .outerjoin(Area, Area.id == Ticket.area_id)
         .outerjoin(accept, and_(accept.ticket_id == Ticket.id, accept.name == "accept"))
@@ -342,14 +342,15 @@ def ticket_rows(session: Session, scope: Scope, period: Period, ctx: CoreContext
     return [TicketRow(code=r[0], category=r[1], kind=r[2], status=r[3], unit=r[4] or "",
                       area=r[5] or "", received_at=r[6], accepted_at=r[7], resolved_at=r[8],
                       accept_due_at=r[9], resolve_due_at=r[10],
-                      on_time=_on_time(r[10], r[11], r[12], now))
+                      on_time=_on_time(r[10], r[11], r[12], r[13], now))
             for r in session.execute(query)]
 
 
 def _on_time(due: datetime | None, stopped: datetime | None, stopped_by: str | None,
-             now: datetime) -> bool | None:
-    if due is None:
-        return None
+             paused: datetime | None, now: datetime) -> bool | None:
+    """The resolve period as the on-time rates decide it (docs/figures.md)."""
+    if due is None or (stopped is None and paused is not None and paused <= due):
+        return None  # none yet, or waiting for the citizen since before its deadline
     if stopped is not None and stopped <= due:
         return None if stopped_by in q.NOT_DECIDED_BY else True
     return False if (stopped is not None or due < now) else None

@@ -118,26 +118,18 @@ def received_rows(session: Session, scope, start: datetime, end: datetime, keys:
     return session.execute(in_scope(query, scope)).all()
 
 
-def status_rows(session: Session, scope, start: datetime, end: datetime,
-                statuses: Sequence[str] = COUNTED_STATUSES,
-                edges: Sequence[datetime] | None = None):
-    """Distinct tickets moved into each of `statuses` (by default accepted, resolved,
-    rejected, transferred, withdrawn) by events in [start, end): per ticket group
-    (category, kind, area, unit), or per bucket of `edges` (bucket first)."""
-    # De-duplicated first (a hash aggregate), then joined to the tickets' groups: cheaper
-    # than count(DISTINCT), which sorts every event of a year.
-    moved = [TicketEvent.ticket_id, TicketEvent.to_status]
-    if edges is not None:
-        moved.append(bucket(TicketEvent.at, edges).label("bucket"))
-    inner = (select(*moved)
+def status_rows(session: Session, scope, start: datetime, end: datetime, keys: Keys,
+                statuses: Sequence[str] = COUNTED_STATUSES):
+    """keys + distinct tickets moved into each of `statuses` (by default accepted, resolved,
+    rejected, transferred, withdrawn) by events in [start, end)."""
+    group = list(keys(TicketEvent.at))
+    counts = [func.count(func.distinct(case((TicketEvent.to_status == status,
+                                              TicketEvent.ticket_id))))
+              for status in statuses]
+    query = (select(*group, *counts).join(Ticket, Ticket.id == TicketEvent.ticket_id)
              .where(TicketEvent.at >= start, TicketEvent.at < end,
                     TicketEvent.to_status.in_(statuses),
                     TicketEvent.action != RETURN_ACTION)
-             .group_by(*moved).subquery("moved"))
-    group = [inner.c.bucket] if edges is not None else [Ticket.category, Ticket.kind,
-                                                          Ticket.area_id, Ticket.unit_id]
-    counts = [func.sum(case((inner.c.to_status == status, 1), else_=0)) for status in statuses]
-    query = (select(*group, *counts).join(Ticket, Ticket.id == inner.c.ticket_id)
              .group_by(*group))
     return session.execute(in_scope(query, scope)).all()
 
