@@ -17,25 +17,27 @@ import os
 import random
 import socket
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.authz import Caller
-from bot.core.org import load_demo
-from bot.core.queue import QueueFilter, latest_change, load_queue, tabs_for
-from bot.core.routing import OPEN_STATUSES
-from bot.core.text import fold
-from bot.store.db import engine_for, session_scope
-from bot.store.migrate import upgrade
-from bot.store.models import Area, Officer, OrgUnit, RoutingRule
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.pg_schema import bench_schema  # noqa: E402
+from bot.core.authz import Caller  # noqa: E402
+from bot.core.org import load_demo  # noqa: E402
+from bot.core.queue import QueueFilter, latest_change, load_queue, tabs_for  # noqa: E402
+from bot.core.routing import OPEN_STATUSES  # noqa: E402
+from bot.core.text import fold  # noqa: E402
+from bot.store.db import engine_for, session_scope  # noqa: E402
+from bot.store.migrate import upgrade  # noqa: E402
+from bot.store.models import Area, Officer, OrgUnit, RoutingRule  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # the app under test runs on this clock too
@@ -281,13 +283,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", action="store_true", help="do not drop the schema")
     args = parser.parse_args()
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    schema = f"bench_desk_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in args.postgres else "?"
-    url = f"{args.postgres}{separator}options={quote(f'-csearch_path={schema}')}"
-    try:
+    with bench_schema(args.postgres, "bench_desk", args.keep) as (url, schema):
         upgrade(url)
         start = time.perf_counter()
         seed(url, args.count, random.Random(10))
@@ -300,13 +296,6 @@ def main() -> None:
                 print(line)
         else:
             print("desk/queue.html not found: the figures above are the core query alone")
-    finally:
-        engine_for(url).dispose()
-        if not args.keep:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
 
 if __name__ == "__main__":
     main()

@@ -21,17 +21,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from bench.figures_data import NOW, TZ, seed_postgres, seed_sqlite  # noqa: E402
+from bench.pg_schema import bench_schema  # noqa: E402
 from bot.core import figures  # noqa: E402
 from bot.core import figures_sql as q  # noqa: E402
 from bot.core.context import CoreContext  # noqa: E402
@@ -125,25 +124,13 @@ def main() -> None:
     lines = ["| database | figures | scope | median | max | profile of one run (ms) |",
              "|---|---|---|---|---|---|"]
     if not args.no_postgres:
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        schema = f"bench_figures_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in args.postgres else "?"
-        url = f"{args.postgres}{separator}options={quote(f'-csearch_path={schema}')}"
-        try:
+        with bench_schema(args.postgres, "bench_figures", args.keep) as (url, schema):
             upgrade(url)
             started = time.perf_counter()
             seed_postgres(url, args.count)
             print(f"PostgreSQL: seeded in {time.perf_counter() - started:.0f} s: {sizes(url)}"
                   f" (schema {schema})", flush=True)
             lines += measure(url, args.runs, "PostgreSQL")
-        finally:
-            engine_for(url).dispose()
-            if not args.keep:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
     if not args.no_sqlite:
         directory = Path(tempfile.mkdtemp(prefix="bench-figures-"))
         path = directory / "figures.db"
