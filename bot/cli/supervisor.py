@@ -50,6 +50,13 @@ class Supervisor:
     def pids(self) -> dict[str, int]:
         return {p.spec.name: p.process.pid for p in self._procs if p.process}
 
+    def _write_pid_file(self) -> None:
+        # Written beside and renamed over, so a reader never sees a half-written file.
+        assert self._pid_file is not None
+        partial = self._pid_file.with_suffix(".partial")
+        partial.write_text(json.dumps(self.pids()))
+        os.replace(partial, self._pid_file)
+
     def request_stop(self, *_args) -> None:
         self._stopping = True
 
@@ -76,7 +83,7 @@ class Supervisor:
         logfile.close()
         running.started_at = time.monotonic()
         if self._pid_file is not None:  # lets operators (and tests) see who runs what
-            self._pid_file.write_text(json.dumps(self.pids()))
+            self._write_pid_file()
         log.info("process_started", process=running.spec.name, pid=running.process.pid)
 
     def _check(self, now: float) -> None:
