@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 
+from bot.core import figures_rollup
 from bot.core.context import CoreContext
 from bot.core.org import load_demo
 from bot.store.db import engine_for, session_scope
@@ -48,6 +49,7 @@ def seed_history(db_url: str) -> History:
     clock = TestClock(local(date(2026, 4, 20), 7))
     ctx = CoreContext.build(TZ, "KN", clock)
     with session_scope(db_url) as session:
+        figures_rollup.ensure(session, ctx)  # the sums exist from the start and follow
         builder = Builder(session, ctx, clock)
         _april(builder)
         _may(builder)

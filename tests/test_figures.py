@@ -1,7 +1,9 @@
 """Every leaders' figure of bot.core.figures (computed in SQL) against the same figure
 computed in plain Python from what the seeded history did (tests/figures_expected.py), on
-SQLite and PostgreSQL: totals, each breakdown, durations, satisfaction, extensions, the
-previous period, unit and area scopes, the weekly series, the overdue list, ticket rows."""
+SQLite and PostgreSQL, read both from the pre-aggregated sums (kept day by day as the history
+was made) and from the live tables: totals, each breakdown, durations, satisfaction,
+extensions, the previous period, unit and area scopes, the weekly series, the overdue list,
+ticket rows."""
 
 from __future__ import annotations
 
@@ -48,12 +50,18 @@ def history(request, tmp_path_factory) -> Iterator[History]:
         yield seeded
 
 
-def compute(history: History, period: Period, now=None, unit: str | None = None,
+@pytest.fixture(params=["rollup", "live"])
+def source(request) -> str:
+    """Where the figures are read: the pre-aggregated sums, or the live tables."""
+    return request.param
+
+
+def compute(history: History, period: Period, source: str, now=None, unit: str | None = None,
             area_id: int | None = None, with_previous: bool = True) -> Figures:
     with session_scope(history.url) as session:
         scope = figures.scope_for(session, unit_code=unit, area_id=area_id)
         return figures.compute(session, scope, period, history.ctx, now=now or history.end,
-                               with_previous=with_previous)
+                               with_previous=with_previous, use_rollup=source == "rollup")
 
 
 def assert_matches(actual: Figures, expected: Expected) -> None:
@@ -76,9 +84,9 @@ def assert_matches(actual: Figures, expected: Expected) -> None:
 
 
 @pytest.mark.parametrize("name", PERIODS)
-def test_every_figure_and_the_previous_period_match_the_history(history, name):
+def test_every_figure_and_the_previous_period_match_the_history(history, name, source):
     period = PERIODS[name]
-    actual = compute(history, period)
+    actual = compute(history, period, source)
     assert_matches(actual, expected_figures(history, period, history.end))
     assert actual.previous is not None and actual.previous.period == period.previous()
     assert_matches(actual.previous, expected_figures(history, period.previous(), history.end))
@@ -103,46 +111,46 @@ def test_the_history_has_every_case_the_figures_distinguish(history):
     assert len(month.by_unit) >= 4 and len(month.by_kind) == 4 and "-" in month.by_area
 
 
-def test_open_and_overdue_are_as_at_now_when_now_is_inside_the_period(history):
+def test_open_and_overdue_are_as_at_now_when_now_is_inside_the_period(history, source):
     period, now = PERIODS["week 20"], local(date(2026, 5, 13), 12)
-    actual = compute(history, period, now=now)
+    actual = compute(history, period, source, now=now)
     assert_matches(actual, expected_figures(history, period, now))
-    at_the_end = compute(history, period)
+    at_the_end = compute(history, period, source)
     assert (actual.totals.open, actual.totals.overdue) != (at_the_end.totals.open,
                                                            at_the_end.totals.overdue)
 
 
 @pytest.mark.parametrize("name", ["week 18 (Giỗ Tổ, 30/4, 1/5)", "30 days from 20/4"])
-def test_a_unit_scope_counts_only_its_own_units(history, name):
+def test_a_unit_scope_counts_only_its_own_units(history, name, source):
     period = PERIODS[name]
-    actual = compute(history, period, unit=KINH_TE)
+    actual = compute(history, period, source, unit=KINH_TE)
     expected = expected_figures(history, period, history.end, units={KINH_TE})
     assert_matches(actual, expected)
     assert set(breakdown(actual.by_unit)) == {KINH_TE}
-    everything = compute(history, period)
+    everything = compute(history, period, source)
     assert actual.totals.received < everything.totals.received
     # The commune is the top of its departments: its scope holds every ticket.
-    commune = compute(history, period, unit="xa-an-binh")
+    commune = compute(history, period, source, unit="xa-an-binh")
     assert counts_dict(commune.totals) == counts_dict(everything.totals)
 
 
-def test_an_area_scope_counts_only_its_area(history):
+def test_an_area_scope_counts_only_its_area(history, source):
     period = PERIODS["30 days from 20/4"]
     with session_scope(history.url) as session:
         from sqlalchemy import select
 
         from bot.store.models import Area
         area_id = session.scalar(select(Area.id).where(Area.code == "thon-1"))
-    actual = compute(history, period, area_id=area_id)
+    actual = compute(history, period, source, area_id=area_id)
     assert_matches(actual, expected_figures(history, period, history.end, area="thon-1"))
     assert set(breakdown(actual.by_area)) == {"thon-1"}
 
 
-def test_weekly_series_gives_each_week_as_compute_counts_it(history):
+def test_weekly_series_gives_each_week_as_compute_counts_it(history, source):
     now = local(date(2026, 5, 20), 12)
     with session_scope(history.url) as session:
         points = figures.weekly_series(session, figures.scope_for(session), "2026-W21", 8,
-                                       history.ctx, now=now)
+                                       history.ctx, now=now, use_rollup=source == "rollup")
     assert [p.week for p in points] == [f"2026-W{n}" for n in range(14, 22)]
     for point in points:
         expected = expected_figures(history, W(point.week), now).totals

@@ -54,13 +54,13 @@ def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
 
     downgrade(empty_db_url, "-1")
     assert current_revision(empty_db_url) == revisions_newest_first()[1]
-    # 0007 added the figures' indexes (0006 its tables, checked by the next test)
-    assert "ix_ticket_events_at" not in indexes(empty_db_url, "ticket_events")
-    assert {"work_calendar", "ticket_clock_periods", "digests"} <= tables(empty_db_url)
+    # 0008 added the pre-aggregated figures' tables (0007 the figures' indexes)
+    rollup = {"figure_dirty", "ticket_facts", "figure_rollup", "figure_rollup_state"}
+    assert not rollup & tables(empty_db_url)
+    assert "ix_ticket_events_at" in indexes(empty_db_url, "ticket_events")
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == head_revision()
-    assert {"ix_ticket_events_at", "ix_ticket_events_action_at"} <= indexes(empty_db_url,
-                                                                            "ticket_events")
+    assert rollup <= tables(empty_db_url)
 
 
 def test_every_step_goes_down_and_up_again(empty_db_url):

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
+from bot.core import figures_rollup
 from bot.core import figures_sql as q
 from bot.core.authz import unit_and_below
 from bot.core.context import CoreContext
@@ -28,6 +29,7 @@ from bot.core.figures_model import (
     TicketRow,
     WeekPoint,
 )
+from bot.core.figures_source import LiveSource, RollupSource
 from bot.core.taxonomy import CATEGORY_LABELS, KIND_LABELS, Kind
 from bot.core.workdays import WorkCalendar
 from bot.store.models import Area, OrgUnit, Ticket, TicketClock, TicketEvent
@@ -37,8 +39,6 @@ CALENDAR_FIRST, CALENDAR_LAST = date(2025, 1, 1), date(2035, 12, 31)
 CALENDAR_LOCK = 1100011  # PostgreSQL advisory lock: one process rewrites the calendar at once
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NO_KEY = "-"
-TICKET_KEYS = (Ticket.category, Ticket.kind, Ticket.area_id, Ticket.unit_id)
-KEY_COLUMNS = ("category", "kind", "area_id", "unit_id")
 STATUS_FIELDS = ("accepted", "resolved", "rejected", "transferred", "withdrawn")
 DURATION_ORDER = {("accept", "working_days"): 0, ("accept", "calendar_days"): 1,
                   ("resolve", "working_days"): 2, ("resolve", "calendar_days"): 3}
@@ -79,7 +79,8 @@ def ensure_calendar(session: Session, ctx: CoreContext) -> int:
     return len(wanted)
 
 
-def _calendar_ready(session: Session, ctx: CoreContext) -> None:
+def ensure_calendar_filled(session: Session, ctx: CoreContext) -> None:
+    """Fill the calendar table when it is empty (a new database)."""
     if session.scalar(select(WorkCalendarDay.day).limit(1)) is None:
         ensure_calendar(session, ctx)
 
@@ -103,10 +104,6 @@ def scope_for(session: Session, unit_code: str | None = None, unit_id: int | Non
 
 
 # --- compute ------------------------------------------------------------------------------
-
-def _ticket_keys(_column) -> tuple:
-    return TICKET_KEYS
-
 
 def _rate(counts: Counts, name: str) -> ClockRate:
     return counts.accept if name == "accept" else counts.resolve
@@ -157,7 +154,7 @@ def _breakdown(groups: dict[tuple, Counts], position: int,
     return sorted(merged.values(), key=lambda c: (-c.received, -c.open, c.label))
 
 
-def _counts(session: Session, scope: Scope, start: datetime, end: datetime,
+def _counts(source: LiveSource, start: datetime, end: datetime,
             at_end: datetime) -> tuple[dict[tuple, Counts], tuple[int, int]]:
     """Counts per (category, kind, area, unit), and (confidential, without triage)."""
     groups: dict[tuple, Counts] = {}
@@ -166,28 +163,26 @@ def _counts(session: Session, scope: Scope, start: datetime, end: datetime,
         return groups.setdefault(tuple(row[:4]), Counts())
 
     confidential = direct = 0
-    for row in q.received_rows(session, scope, start, end, _ticket_keys):
+    for row in source.received(start, end):
         counts = group(row)
         counts.received, counts.duplicates = row[4], row[5] or 0
         confidential += row[6] or 0
         direct += row[7] or 0
-    for row in q.status_rows(session, scope, start, end, _ticket_keys):
+    for row in source.statuses(start, end):
         for name, value in zip(STATUS_FIELDS, row[4:], strict=True):
             setattr(group(row), name, value or 0)
-    for row in q.clock_rows(session, scope, start, at_end, _ticket_keys):
+    for row in source.clocks(start, at_end):
         rate = _rate(group(row), row[4])
         rate.due, rate.on_time = row[5], row[6] or 0
-    for row in q.open_rows(session, scope, at_end, KEY_COLUMNS):
+    for row in source.opened(at_end):
         counts = group(row)
         counts.open, counts.overdue = row[4], row[5] or 0
     return groups, (confidential, direct)
 
 
-def _durations(session: Session, scope: Scope, start: datetime, end: datetime,
-               sql: q.Sql) -> list[Durations]:
+def _durations(source: LiveSource, start: datetime, end: datetime) -> list[Durations]:
     found = [Durations(clock, unit, count, _number(median), _number(p90))
-             for clock, unit, count, median, p90 in q.duration_rows(session, scope, start,
-                                                                    end, sql)]
+             for clock, unit, count, median, p90 in source.durations(start, end)]
     return sorted(found, key=lambda d: DURATION_ORDER.get((d.clock, d.unit), 9))
 
 
@@ -195,41 +190,52 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _satisfaction(session: Session, scope: Scope, start: datetime,
-                  end: datetime) -> Satisfaction:
+def _satisfaction(source: LiveSource, start: datetime, end: datetime) -> Satisfaction:
     result = Satisfaction()
     total = 0
-    for rating, count in q.rating_rows(session, scope, start, end):
+    for rating, count in source.ratings(start, end):
         if rating in result.distribution:
             result.distribution[rating] = count
             result.ratings += count
             total += rating * count
     result.average = total / result.ratings if result.ratings else None
-    not_satisfied, reopened = q.reopen_row(session, scope, start, end)
+    not_satisfied, reopened = source.reopens(start, end)
     result.not_satisfied, result.reopened = not_satisfied or 0, reopened or 0
     return result
 
 
+def _source(session: Session, scope: Scope, ctx: CoreContext, use_rollup: bool,
+            ready: bool = False) -> LiveSource:
+    """The pre-aggregated sums, brought up to date first (unless `ready`), or the live
+    tables (`use_rollup` False: the tests check both give the same figures)."""
+    ensure_calendar_filled(session, ctx)
+    q.prepare(session)
+    if not use_rollup:
+        return LiveSource(session, scope, ctx.tz)
+    if not ready:
+        figures_rollup.ensure(session, ctx)
+    return RollupSource(session, scope, ctx.tz)
+
+
 def compute(session: Session, scope: Scope, period: Period, ctx: CoreContext,
-            now: datetime | None = None, with_previous: bool = True) -> Figures:
+            now: datetime | None = None, with_previous: bool = True,
+            use_rollup: bool = True, _ready: bool = False) -> Figures:
     """Every figure of docs/figures.md for the scope and period (and the previous period).
     Open and overdue are as at the end of the period, or `now` if earlier."""
     now = now or ctx.clock()
-    _calendar_ready(session, ctx)
-    q.prepare(session)
-    sql = q.Sql.of(session, ctx.tz)
+    source = _source(session, scope, ctx, use_rollup, _ready)
     start, end = period.bounds(ctx.tz)
     at_end = min(end, now)
-    groups, (confidential, direct) = _counts(session, scope, start, end, at_end)
+    groups, (confidential, direct) = _counts(source, start, end, at_end)
     labels = _Labels(session)
     totals = Counts()
     for counts in groups.values():
         _add(totals, counts)
-    count, tickets, days, especially = q.extension_row(session, scope, start, end)
+    count, tickets, days, especially = source.extensions(start, end)
     figures = Figures(
         period=period, scope=scope, generated_at=now, totals=totals,
-        durations=_durations(session, scope, start, end, sql),
-        satisfaction=_satisfaction(session, scope, start, end),
+        durations=_durations(source, start, end),
+        satisfaction=_satisfaction(source, start, end),
         extensions=Extensions(count or 0, tickets or 0, int(days or 0), especially or 0),
         without_triage=direct, confidential_received=confidential,
         by_category=_breakdown(groups, 0, labels.category),
@@ -239,34 +245,31 @@ def compute(session: Session, scope: Scope, period: Period, ctx: CoreContext,
     )
     if with_previous:
         figures.previous = compute(session, scope, period.previous(), ctx, now=now,
-                                   with_previous=False)
+                                   with_previous=False, use_rollup=use_rollup, _ready=True)
     return figures
 
 
 # --- the digest's chart, overdue list and ticket list --------------------------------------
 
 def weekly_series(session: Session, scope: Scope, last_week: str, weeks: int,
-                  ctx: CoreContext, now: datetime | None = None) -> list[WeekPoint]:
+                  ctx: CoreContext, now: datetime | None = None,
+                  use_rollup: bool = True) -> list[WeekPoint]:
     """Received, resolved and on-time rates of `weeks` ISO weeks ending with `last_week`
     (each as compute() counts them for that week), oldest first."""
     now = now or ctx.clock()
-    q.prepare(session)
+    source = _source(session, scope, ctx, use_rollup)
     last = Period.iso_week(last_week)
     periods = [Period(last.start - timedelta(weeks=n), last.end - timedelta(weeks=n))
                for n in range(weeks - 1, -1, -1)]
     edges = [p.bounds(ctx.tz)[0] for p in periods] + [last.bounds(ctx.tz)[1]]
     points = [WeekPoint(week=p.week_label) for p in periods]
 
-    def keys(column) -> list:
-        return [q.bucket(column, edges)]
-
-    for index, received, *_ in q.received_rows(session, scope, edges[0], edges[-1], keys):
+    for index, received, *_ in source.received(edges[0], edges[-1], edges):
         points[index].received = received
-    for index, resolved in q.status_rows(session, scope, edges[0], edges[-1], keys,
-                                         statuses=("resolved",)):
+    for index, resolved in source.statuses(edges[0], edges[-1], edges,
+                                           statuses=("resolved",)):
         points[index].resolved = resolved or 0
-    for index, name, due, on_time in q.clock_rows(session, scope, edges[0],
-                                                  min(edges[-1], now), keys):
+    for index, name, due, on_time in source.clocks(edges[0], min(edges[-1], now), edges):
         rate = points[index].accept if name == "accept" else points[index].resolve
         rate.due, rate.on_time = due, on_time or 0
     return points

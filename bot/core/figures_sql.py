@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Date,
     Integer,
+    String,
     and_,
     case,
     cast,
@@ -48,6 +49,7 @@ RETURN_ACTION = "information_added"
 # tickets (0007) and reads the open tickets' groups from it.
 OPEN_NOW = Ticket.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
 
+JULIAN_2000 = 2451544.5  # julianday('2000-01-01') in SQLite
 Keys = Callable[[ColumnElement], Sequence[ColumnElement]]
 
 
@@ -77,9 +79,27 @@ class Sql:
     def local_day(self, column: ColumnElement) -> ColumnElement:
         """The local date of a stored (naive UTC) timestamp."""
         if self.dialect == "sqlite":
-            return func.date(column, f"{self.hours:+d} hours")
+            # Whole seconds first: SQLite's date functions round to milliseconds, which
+            # would move a deadline at 23:59:59.999999 to the next day.
+            return func.date(func.substr(column, 1, 19), f"{self.hours:+d} hours")
         shifted = column.op("+")(literal_column(f"interval '{self.hours} hours'"))
         return cast(shifted, Date)
+
+    def ordinal(self, column: ColumnElement) -> ColumnElement:
+        """The local date of a stored (naive UTC) timestamp as days since 2000-01-01."""
+        if self.dialect == "sqlite":
+            return cast(func.julianday(self.local_day(column)) - JULIAN_2000, Integer)
+        return self.local_day(column).op("-")(literal_column("DATE '2000-01-01'"))
+
+    def month_start(self, ordinal: ColumnElement) -> ColumnElement:
+        """The first day of the month of a day given as days since 2000-01-01, the same way."""
+        if self.dialect == "sqlite":
+            shifted = func.date("2000-01-01", literal("+") + cast(ordinal, String)
+                                + literal(" days"), "start of month")
+            return cast(func.julianday(shifted) - JULIAN_2000, Integer)
+        day = literal_column("DATE '2000-01-01'").op("+")(ordinal)
+        return cast(func.date_trunc("month", day), Date).op("-")(
+            literal_column("DATE '2000-01-01'"))
 
     def day_diff(self, later: ColumnElement, earlier: ColumnElement) -> ColumnElement:
         """Calendar days from one local date to another (integer)."""
@@ -150,22 +170,26 @@ def clock_periods(where: Callable[[type], Sequence[ColumnElement]]):
     return union_all(*branches).subquery("periods")
 
 
+def decidable(table) -> list[ColumnElement]:
+    """Periods that are (or will be) a decision: withdrawn/duplicate stops in time and
+    periods paused in time are none."""
+    kept = [or_(table.stopped_by.is_(None), table.stopped_by.not_in(NOT_DECIDED_BY),
+                table.stopped_at > table.due_at)]
+    if table is TicketClock:
+        kept.append(or_(table.paused_at.is_(None), table.paused_at > table.due_at))
+    return kept
+
+
 def _decided_filter(start: datetime, at_end: datetime) -> Callable[[type], list]:
-    """Periods decided in [start, at_end): stopped in time there, or due there without a
-    stop in time (late); withdrawn/duplicate stops in time and paused-in-time periods are no
-    decision."""
+    """Decidable periods decided in [start, at_end): stopped in time there, or due there
+    without a stop in time (late)."""
     def where(table) -> list:
         in_time = and_(table.stopped_at.is_not(None), table.stopped_at <= table.due_at)
         decided = or_(
             and_(in_time, table.stopped_at >= start, table.stopped_at < at_end),
             and_(or_(table.stopped_at.is_(None), table.stopped_at > table.due_at),
                  table.due_at >= start, table.due_at < at_end))
-        kept = [decided, or_(table.stopped_by.is_(None),
-                             table.stopped_by.not_in(NOT_DECIDED_BY),
-                             table.stopped_at > table.due_at)]
-        if table is TicketClock:
-            kept.append(or_(table.paused_at.is_(None), table.paused_at > table.due_at))
-        return kept
+        return [decided, *decidable(table)]
     return where
 
 
@@ -254,26 +278,42 @@ def duration_rows(session: Session, scope, start: datetime, end: datetime, sql: 
     """(clock, unit, count, median, p90) of start-to-stop durations of periods stopped in
     [start, end) by a decision; nearest-rank percentiles by window functions."""
     periods = clock_periods(lambda table: [
-        table.stopped_at >= start, table.stopped_at < end,
-        or_(table.stopped_by.is_(None), table.stopped_by.not_in(NO_DURATION_BY))])
+        table.stopped_at >= start, table.stopped_at < end, *with_duration(table)])
+    base = in_scope(durations_of(periods, sql).join(Ticket, Ticket.id == periods.c.ticket_id),
+                    scope).subquery("durations")
+    histogram = (select(base.c.clock, base.c.unit, base.c.value, func.count().label("count"))
+                 .where(base.c.value.is_not(None))
+                 .group_by(base.c.clock, base.c.unit, base.c.value).subquery("histogram"))
+    return percentiles(session, histogram)
+
+
+def with_duration(table) -> list[ColumnElement]:
+    """Stopped periods whose stop is a decision (not withdrawn, duplicate or restarted)."""
+    return [table.stopped_at.is_not(None),
+            or_(table.stopped_by.is_(None), table.stopped_by.not_in(NO_DURATION_BY))]
+
+
+def durations_of(periods, sql: Sql):
+    """ticket_id, clock, unit, value (whole days, working or calendar as the clock counts;
+    None outside the calendar table, 2025..2035) and stopped_at of stopped `periods`."""
     first, last = aliased(WorkCalendarDay), aliased(WorkCalendarDay)
     start_day, stop_day = sql.local_day(periods.c.started_at), sql.local_day(periods.c.stopped_at)
     working = periods.c.unit == "working_days"
     value = case((working, last.working_index - first.working_index),
                  else_=sql.day_diff(stop_day, start_day))
     unit = case((working, literal("working_days")), else_=literal("calendar_days"))
-    base = in_scope(
-        select(periods.c.name.label("clock"), unit.label("unit"), value.label("value"))
-        .join(Ticket, Ticket.id == periods.c.ticket_id)
-        .outerjoin(first, and_(working, first.day == start_day))
-        .outerjoin(last, and_(working, last.day == stop_day)), scope).subquery("durations")
-    # Days outside the calendar table (before 2025, after 2035) have no working index.
-    # Durations are whole days, so a histogram (one row per value) with running totals gives
-    # the nearest-rank percentiles exactly: the smallest value whose running count reaches
-    # rank ceil(p n). Sorting the histogram, not every period, keeps a year's report fast.
-    histogram = (select(base.c.clock, base.c.unit, base.c.value, func.count().label("count"))
-                 .where(base.c.value.is_not(None))
-                 .group_by(base.c.clock, base.c.unit, base.c.value).subquery("histogram"))
+    return (select(periods.c.ticket_id, periods.c.name.label("clock"), unit.label("unit"),
+                   value.label("value"), periods.c.stopped_at)
+            .select_from(periods)
+            .outerjoin(first, and_(working, first.day == start_day))
+            .outerjoin(last, and_(working, last.day == stop_day)))
+
+
+def percentiles(session: Session, histogram) -> list[tuple[str, str, int, object, object]]:
+    """(clock, unit, count, median, p90) from a histogram of (clock, unit, value, count).
+    Durations are whole days, so running totals give the nearest-rank percentiles exactly:
+    the smallest value whose running count reaches rank ceil(p n). Sorting the histogram,
+    not every period, keeps a year's report fast."""
     partition = (histogram.c.clock, histogram.c.unit)
     running = select(
         histogram.c.clock, histogram.c.unit, histogram.c.value,

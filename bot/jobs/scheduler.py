@@ -10,17 +10,20 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.base import Sender, deliver_due
+from bot.core import figures_rollup
 from bot.core.context import CoreContext
 from bot.dialogue.pipeline import Pipeline
 from bot.jobs import clock_checks, digests, notice_delivery
 from bot.jobs.leader import LeaderLock
 from bot.jobs.periodic import period_key, run_once
+from bot.store.db import session_scope
 
 log = structlog.get_logger(__name__)
 
 INBOX_SWEEP_SECONDS = 5
 OUTBOX_RETRY_SECONDS = 2
 LEADER_TICK_SECONDS = 60
+FIGURES_JOB = "figures_rollup"
 
 
 def build_scheduler(pipeline: Pipeline, leader: LeaderLock, ctx: CoreContext) -> AsyncIOScheduler:
@@ -48,7 +51,15 @@ def run_leader_jobs(db_url: str, leader: LeaderLock, ctx: CoreContext) -> dict[s
                       lambda session: clock_checks.check_clocks(session, ctx))
     if result:
         log.info("clock_checks", period=key, **result)
-    return {clock_checks.JOB_NAME: result, **digests.run_weekly(db_url, ctx, now)}
+    return {clock_checks.JOB_NAME: result, **digests.run_weekly(db_url, ctx, now),
+            FIGURES_JOB: catch_up_figures(db_url, ctx)}
+
+
+def catch_up_figures(db_url: str, ctx: CoreContext) -> int:
+    """Keep the pre-aggregated figures close to the tickets, so a reader finds little to
+    catch up (bot/core/figures_rollup.py); tickets recomputed, -1 after a rebuild."""
+    with session_scope(db_url) as session:
+        return figures_rollup.ensure(session, ctx)
 
 
 def add_outbox_delivery(scheduler: AsyncIOScheduler, sender: Sender, pipeline: Pipeline) -> None:
