@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.core import desk
-from bot.core import figures_rollup
+from bot.core import desk, figures_rollup
 from bot.core.context import CoreContext
 from bot.core.taxonomy import ActorType, Status
 from bot.core.tickets import Actor, TicketDraft, change_status, create_ticket

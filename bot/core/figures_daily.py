@@ -142,7 +142,8 @@ def extension_row(session: Session, scope, days: Days):
     query = select(_sum(R.measure == "extension"),
                    _sum(and_(R.measure == "extension_ticket", R.value < first)),
                    _sum(R.measure == "extension_days"), _sum(R.measure == "extension_complex"))
-    query = query.where(R.measure.like("extension%"), days.where())
+    query = query.where(R.measure.in_(("extension", "extension_ticket", "extension_days",
+                                       "extension_complex")), days.where())
     return tuple(session.execute(_scope(query, scope)).one())
 
 
@@ -156,6 +157,6 @@ def reopen_row(session: Session, scope, days: Days):
     first = literal(days.first)
     query = select(_sum(R.measure == "reopen_citizen"),
                    _sum(and_(R.measure == "reopen_ticket", R.value < first)))
-    query = query.where(R.measure.like("reopen%"), days.where())
+    query = query.where(R.measure.in_(("reopen_citizen", "reopen_ticket")), days.where())
     return tuple(session.execute(_scope(query, scope)).one())
 
