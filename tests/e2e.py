@@ -143,7 +143,11 @@ def telegram_consent(fake: FakeTelegram, chat: int) -> None:
     """/start, then Đồng ý to the notice on personal data, on the fake Telegram."""
     fake.user_says(chat, "/start")
     notice = fake.wait_for(lambda m: m["chat_id"] == chat and "Đồng ý" in fake.button_titles(m))
+    count = len(fake.sent)
     fake.user_presses(chat, notice, "Đồng ý")
+    # Its answer first: a sender's messages are answered in order, so what the test sends
+    # next is answered after it.
+    fake.wait_for(lambda m: m["chat_id"] == chat and fake.sent.index(m) >= count)
 
 
 def telegram_report(fake: FakeTelegram, chat: int, text: str, since: int = 0) -> str:

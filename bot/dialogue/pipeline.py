@@ -1,44 +1,52 @@
 """One path for every channel: inbox row -> Rasa -> outbox rows.
 
 Channels store the inbound message first (bot.core.messaging.store_inbound), then call
-`process_inbound`. A crash anywhere leaves the inbox row pending, and the worker retries it; the
-replies' dedupe keys and the actions' idempotency keys make the retry safe."""
+`process_inbound`. Each sender's messages are answered one at a time, oldest first
+(bot.dialogue.inbox_queue). A crash anywhere leaves the inbox row pending, and the worker retries
+it; the replies' dedupe keys and the actions' idempotency keys make the retry safe.
+
+While Rasa is down (refused, timed out, 5xx with its /status not ready) messages stay pending
+however long it lasts, each sender is told once per outage (bot.dialogue.outage), and the sweep
+asks Rasa again with a capped backoff. Any other error is retried MAX_DIALOGUE_ATTEMPTS times,
+then the message is marked failed with the reason."""
 
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import attachments, service
+from bot.core import service
 from bot.core.authz import NotAllowed
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
 from bot.core.officers import InviteError, looks_like_invite, redeem_invite
-from bot.dialogue import officer_chat, training_consent
-from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
+from bot.dialogue import inbox_queue, officer_chat, outage, training_consent
+from bot.dialogue.inbox_queue import Drained, Queued
+from bot.dialogue.rasa_client import DialogueRejected, DialogueUnavailable, RasaClient
 from bot.dialogue.turns import Turn, read_turn
 from bot.store.db import session_scope
 from bot.store.models import InboxMessage
 
 log = structlog.get_logger(__name__)
 
-MAX_DIALOGUE_ATTEMPTS = 5
+MAX_DIALOGUE_ATTEMPTS = 5  # errors other than Rasa being down, before a message is failed
+ERRORS_KEY = "dialogue_errors"  # the count, kept in the inbox row's payload
+SWEEP_SENDERS_AT_ONCE = 4
 UNAVAILABLE_TEXT = (
-    "Dạ, hệ thống đang bận, chưa xử lý được tin nhắn của Ông/Bà. "
-    "Tin nhắn đã được lưu, chúng tôi sẽ trả lời ngay khi có thể."
+    "Dạ, hệ thống trả lời tự động đang tạm gián đoạn. Tin nhắn của Ông/Bà đã được lưu "
+    "và sẽ được trả lời ngay khi hệ thống hoạt động lại."
 )
 EMPTY_TEXT = "Dạ, Ông/Bà vui lòng nhắn nội dung bằng chữ để chúng tôi hỗ trợ ạ."
 MAX_DIALOGUE_TEXT = 4000  # characters; Telegram's own limit is 4096
 TOO_LONG_TEXT = ("Dạ, tin nhắn dài quá ({length} ký tự). Ông/Bà vui lòng chia thành các tin "
                  "ngắn hơn {limit} ký tự ạ; tin vừa rồi vẫn được lưu.")
-FILE_GRACE = timedelta(minutes=5)  # a channel's downloads finish (or fail) well within this
 FLOOD_LIMIT, FLOOD_WINDOW = 10, timedelta(seconds=30)  # messages per sender per window
 FLOOD_TEXT = "Dạ, Ông/Bà nhắn nhanh quá, vui lòng đợi một chút rồi nhắn tiếp ạ."
 UNSUPPORTED_TEXT = ("Dạ, tôi chưa đọc được loại tin này. Ông/Bà vui lòng nhắn bằng chữ, hoặc "
@@ -89,13 +97,6 @@ def training_consent_answer(message: Message) -> list[Reply] | None:
 HOOKS: tuple[Hook, ...] = (officer_message, training_consent_answer)
 
 
-def _files_expected(session: Session, row: InboxMessage) -> bool:
-    """Files announced by the channel, none kept and none failed yet: still downloading."""
-    payload = row.payload or {}
-    return bool(payload.get("media")) and not payload.get("media_failed") and not (
-        attachments.of_inbox(session, row.id))
-
-
 def sender_key(channel: str, external_id: str) -> str:
     return f"{channel}:{external_id}"
 
@@ -109,55 +110,98 @@ class Pipeline:
         self.db_url = db_url
         self.rasa = rasa
         self.clock = clock
+        self.probe = outage.Probe()  # when this process may ask Rasa again after a failure
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._in_flight: set[int] = set()
         self._recent: defaultdict[str, deque[datetime]] = defaultdict(deque)
 
     async def process_inbound(self, inbox_id: int) -> list[int]:
-        """Handle one stored message; returns the ids of the queued replies."""
-        if inbox_id in self._in_flight:
+        """Handle one stored message, after the same sender's older ones still pending;
+        returns the ids of the queued replies."""
+        with session_scope(self.db_url) as session:
+            sender = inbox_queue.queued(session, inbox_id)
+        if sender is None:
             return []
-        self._in_flight.add(inbox_id)
-        try:
-            return await self._process(inbox_id)
-        finally:
-            self._in_flight.discard(inbox_id)
+        return (await self._drain(sender, current=inbox_id)).replies
 
     async def sweep_pending(self, older_than_seconds: float = 10.0) -> int:
-        """Retry messages left pending (Rasa was down, a process died mid-way). A message whose
-        files the channel may still be downloading gets FILE_GRACE first."""
+        """Retry messages left pending (Rasa was down, a process died mid-way): each sender's
+        oldest first, several senders at once; a message whose files the channel may still be
+        downloading gets inbox_queue.FILE_GRACE first. While Rasa is known to be down, nothing
+        until the probe is due. Returns how many messages were due."""
         now = self.clock()
+        if self._rasa_known_down():
+            return 0
         with session_scope(self.db_url) as session:
-            rows = session.scalars(
-                select(InboxMessage)
-                .where(InboxMessage.status == "pending",
-                       InboxMessage.received_at <= now - timedelta(seconds=older_than_seconds))
-                .order_by(InboxMessage.id).limit(100)).all()
-            ids = [row.id for row in rows
-                   if row.received_at <= now - FILE_GRACE or not _files_expected(session, row)]
-        for inbox_id in ids:
-            await self.process_inbound(inbox_id)
-        return len(ids)
+            senders = inbox_queue.senders_waiting(
+                session, now - timedelta(seconds=older_than_seconds))
+        if not senders:
+            return 0
+        first = await self._drain(senders[0], limit=1)  # the oldest asks Rasa first, alone
+        if first.stuck:
+            senders = senders[1:]
+        gate = asyncio.Semaphore(SWEEP_SENDERS_AT_ONCE)
 
-    async def _process(self, inbox_id: int) -> list[int]:
+        async def drain(sender: Queued) -> Drained:
+            async with gate:
+                return await self._drain(sender)
+
+        due = first.due
+        for result in await asyncio.gather(*map(drain, senders), return_exceptions=True):
+            if isinstance(result, BaseException):
+                log.error("inbox_sweep_error", error=type(result).__name__)
+            else:
+                due += result.due
+        return due
+
+    async def _drain(self, sender: Queued, current: int | None = None,
+                     limit: int | None = None) -> Drained:
+        """The sender's pending messages up to `sender.id` (the first `limit`), in order, until
+        one stays pending; then only `current`, which waits at the dialogue's door if it must
+        (see _converse)."""
+        async with self._locks[sender_key(sender.channel, sender.sender_external_id)]:
+            with session_scope(self.db_url) as session:
+                ready = inbox_queue.ready_ids(session, sender, self.clock(), current)[:limit]
+            drained = Drained(len(ready))
+            for inbox_id in ready:
+                if drained.stuck and inbox_id != current:
+                    continue  # behind one still pending; the channel's own message is tried
+                finished, ids = await self._handle(inbox_id)
+                drained.replies += ids
+                drained.stuck |= not finished
+            return drained
+
+    async def _handle(self, inbox_id: int) -> tuple[bool, list[int]]:
+        """One message under its lease: (no longer pending, replies queued)."""
+        with session_scope(self.db_url) as session:
+            if not inbox_queue.claim(session, inbox_id, self.clock()):
+                return False, []
+        try:
+            replies = await self._process(inbox_id)
+        except Exception as error:  # a bug or a permanent error: counted, then failed
+            return self._record_error(inbox_id, error), []
+        except BaseException:  # cancelled (shutdown): the next process need not wait
+            self._unlease(inbox_id)
+            raise
+        return replies is not None, replies or []
+
+    async def _process(self, inbox_id: int) -> list[int] | None:
+        """The replies queued, or None when the message waits for Rasa."""
         with session_scope(self.db_url) as session:
             row = session.get(InboxMessage, inbox_id)
-            if row is None or row.status != "pending":
-                return []
             key = sender_key(row.channel, row.sender_external_id)
             turn = read_turn(session, row)
-            retry = row.attempts > 0
-        if not retry and self._flooding(key):
+            new, received = row.attempts == 0, row.received_at
+        if new and self._flooding(key, received):
             return self._drop_flood(inbox_id, key)
-        async with self._locks[key]:
-            return await self._converse(inbox_id, key, turn)
+        return await self._converse(inbox_id, key, turn)
 
-    def _flooding(self, key: str) -> bool:
-        """More than FLOOD_LIMIT new messages from one sender inside FLOOD_WINDOW."""
-        now, recent = self.clock(), self._recent[key]
-        while recent and now - recent[0] > FLOOD_WINDOW:
+    def _flooding(self, key: str, received: datetime) -> bool:
+        """More than FLOOD_LIMIT messages from one sender received inside FLOOD_WINDOW (by
+        when they came, so a queue answered after an outage is no flood)."""
+        recent = self._recent[key]
+        while recent and received - recent[0] > FLOOD_WINDOW:
             recent.popleft()
-        recent.append(now)
+        recent.append(received)
         return len(recent) > FLOOD_LIMIT
 
     def _drop_flood(self, inbox_id: int, key: str) -> list[int]:
@@ -172,7 +216,7 @@ class Pipeline:
         log.warning("inbound_flood_dropped", inbox_id=inbox_id)
         return told
 
-    async def _converse(self, inbox_id: int, key: str, turn: Turn) -> list[int]:
+    async def _converse(self, inbox_id: int, key: str, turn: Turn) -> list[int] | None:
         text = turn.text
         # An officer linking this account (read as typed, "/moi" included): not for Rasa.
         if len(turn.typed) <= MAX_DIALOGUE_TEXT and (code := looks_like_invite(turn.typed)):
@@ -194,11 +238,20 @@ class Pipeline:
         elif ticket := self._ticket_context(key, turn):
             reply = await asyncio.to_thread(self._add_information, key, ticket, turn, inbox_id)
             return self._finish(inbox_id, [*notices, (reply, [])])
+        if self._rasa_known_down():
+            return self._postpone(inbox_id, None, None)
+        if self._behind_earlier(inbox_id):
+            return None
+        asked_at = self.clock()
         try:
             replies = await self.rasa.respond(
                 key, text, {"inbox_id": inbox_id, "attachments": turn.files})
         except DialogueUnavailable as error:
-            return self._postpone(inbox_id, str(error))
+            if error.server_error and await self.rasa.is_ready():
+                raise  # Rasa is up and this message broke it: an error, not an outage
+            self.probe.failed(self.clock())
+            return self._postpone(inbox_id, str(error), asked_at)
+        self.probe.answered()
         if any(r.custom.get("erase_personal_data") for r in replies):
             # After Rasa's turn, so the tracker it just saved is erased too.
             await asyncio.to_thread(service.erase_personal_data, key)
@@ -207,7 +260,7 @@ class Pipeline:
         if not introduced and turn.first_contact:
             notices.insert(0, (INTRO_TEXT, []))
         return self._finish(inbox_id, [*notices, *((r.text, r.buttons) for r in replies
-                                                   if r.text)])
+                                                   if r.text)], answered_at=asked_at)
 
     async def _run_hooks(self, inbox_id: int, key: str, turn: Turn) -> list[Reply] | None:
         message = Message(self.db_url, inbox_id, key, turn, self.clock())
@@ -243,10 +296,15 @@ class Pipeline:
             return str(refusal)
         return INFO_ADDED_TEXT.format(code=code)
 
-    def _finish(self, inbox_id: int, replies: list[Reply]) -> list[int]:
+    def _finish(self, inbox_id: int, replies: list[Reply],
+                answered_at: datetime | None = None) -> list[int]:
+        """Done: the replies queued; a Rasa answer to a request made at `answered_at` ends any
+        outage that began before it."""
         now = self.clock()
         with session_scope(self.db_url) as session:
             row = session.get(InboxMessage, inbox_id)
+            if answered_at is not None:
+                outage.record_answer(session, now, answered_at)
             ids = [self._queue(session, row, i, text, buttons, now)
                    for i, (text, buttons) in enumerate(replies)]
             row.status, row.processed_at, row.attempts = "done", now, row.attempts + 1
@@ -262,18 +320,69 @@ class Pipeline:
         except InviteError as error:
             return str(error)
 
-    def _postpone(self, inbox_id: int, reason: str) -> list[int]:
+    def _rasa_known_down(self) -> bool:
+        """This process failed to reach Rasa, is not due to ask again, and no process has heard
+        from it since."""
+        if not self.probe.waiting(self.clock()):
+            return False
+        with session_scope(self.db_url) as session:
+            if outage.current(session) is not None:
+                return True
+        self.probe.answered()
+        return False
+
+    def _behind_earlier(self, inbox_id: int) -> bool:
+        """An older message from this sender has not been answered: this one waits its turn
+        (counted as an attempt, the lease given back)."""
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            if not inbox_queue.earlier_pending(session, row, self.clock()):
+                return False
+            inbox_queue.release(row, None)
+        return True
+
+    def _postpone(self, inbox_id: int, reason: str | None,
+                  asked_at: datetime | None) -> None:
+        """Rasa is down (this request failed at `asked_at`, or it is known to be down): the
+        message stays pending and its sender is told once per outage."""
         now = self.clock()
         with session_scope(self.db_url) as session:
             row = session.get(InboxMessage, inbox_id)
-            row.attempts += 1
-            row.last_error = reason
-            if row.attempts == 1:  # tell the citizen once that we are late, not every retry
-                self._queue(session, row, "busy", UNAVAILABLE_TEXT, [], now)
-            if row.attempts >= MAX_DIALOGUE_ATTEMPTS:
-                row.status = "failed"
-        log.warning("dialogue_unavailable", inbox_id=inbox_id, reason=reason)
-        return []
+            started = (outage.record_failure(session, now, asked_at) if asked_at is not None
+                       else outage.current(session))
+            if started is not None:
+                queue_outbound(session, Outbound(
+                    channel=row.channel, recipient_external_id=row.sender_external_id,
+                    text=UNAVAILABLE_TEXT, in_reply_to=row.id,
+                ), outage.notice_key(started, row.channel, row.sender_external_id), now)
+            inbox_queue.release(row, reason)
+        if reason is not None:
+            log.warning("dialogue_unavailable", inbox_id=inbox_id, reason=reason)
+
+    def _record_error(self, inbox_id: int, error: Exception) -> bool:
+        """Counted in the row's payload; failed with the reason after MAX_DIALOGUE_ATTEMPTS.
+        Only the error's type (or our own short reason) is kept: never message text."""
+        ours = isinstance(error, DialogueUnavailable | DialogueRejected)
+        reason = f"{type(error).__name__}: {error}" if ours else type(error).__name__
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            errors = int((row.payload or {}).get(ERRORS_KEY, 0)) + 1
+            row.payload = {**(row.payload or {}), ERRORS_KEY: errors}
+            inbox_queue.release(row, reason)
+            failed = errors >= MAX_DIALOGUE_ATTEMPTS
+            if failed:
+                row.status, row.processed_at = "failed", self.clock()
+        frames = traceback.extract_tb(error.__traceback__)  # where, never what was said
+        at = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+        log.error("inbound_error", inbox_id=inbox_id, reason=reason, errors=errors,
+                  failed=failed, at=at)
+        return failed
+
+    def _unlease(self, inbox_id: int) -> None:
+        with session_scope(self.db_url) as session:
+            row = session.get(InboxMessage, inbox_id)
+            if row is not None and row.status == "pending":
+                row.processed_at = None
 
     @staticmethod
     def _queue(session: Session, row: InboxMessage, index: int | str, text: str | None,

@@ -16,7 +16,16 @@ TURN_SECONDS = Histogram("nghedan_nlu_turn_seconds", "Rasa's answer to one turn 
 
 
 class DialogueUnavailable(Exception):
-    """Rasa could not be reached or answered with an error; the message stays queued."""
+    """Rasa could not be reached, timed out or answered 5xx; the message stays queued."""
+
+    def __init__(self, reason: str, server_error: bool = False) -> None:
+        super().__init__(reason)
+        self.server_error = server_error  # Rasa answered 5xx: down, or this message broke it
+
+
+class DialogueRejected(Exception):
+    """Rasa answered, but not with replies (4xx, or a body that is not a list of messages):
+    about this message, not an outage."""
 
 
 @dataclass
@@ -39,13 +48,15 @@ class RasaClient:
                 f"{self._base_url}/webhooks/rest/webhook",
                 json={"sender": sender_key, "message": text, "metadata": metadata},
             )
-            response.raise_for_status()
+            replies = _replies(response)
             outcome = "answered"
-        except httpx.HTTPError as error:
+        except httpx.TransportError as error:  # refused, reset, timed out
             raise DialogueUnavailable(type(error).__name__) from error
+        except httpx.HTTPError as error:
+            raise DialogueRejected(type(error).__name__) from error
         finally:
             TURN_SECONDS.labels(outcome).observe(time.perf_counter() - started)
-        return [_reply(item) for item in response.json()]
+        return replies
 
     async def is_ready(self) -> bool:
         """True once the server answers and has a model loaded."""
@@ -53,12 +64,24 @@ class RasaClient:
             response = await self._http.get(
                 f"{self._base_url}/status", params={"token": self._token}
             )
-        except httpx.HTTPError:
+            status = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
             return False
-        return response.status_code == 200 and bool(response.json().get("model_file"))
+        return isinstance(status, dict) and bool(status.get("model_file"))
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _replies(response: httpx.Response) -> list[Reply]:
+    if response.status_code >= 500:
+        raise DialogueUnavailable(f"HTTP {response.status_code}", server_error=True)
+    if response.status_code >= 400:
+        raise DialogueRejected(f"HTTP {response.status_code}")
+    try:
+        return [_reply(item) for item in response.json()]
+    except (ValueError, TypeError, AttributeError) as error:
+        raise DialogueRejected(f"unreadable answer ({type(error).__name__})") from error
 
 
 def _reply(item: dict[str, Any]) -> Reply:
