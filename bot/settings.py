@@ -51,6 +51,27 @@ class Settings(BaseSettings):
     telegram_base_file_url: str = Field("https://api.telegram.org/file/bot")
     telegram_webhook_secret: str = Field("", description="Webhook mode when set with PUBLIC_URL.")
 
+    # Zalo Bot Platform (bot/channels/zalo_bot.py, docs/channels.md); off without a token.
+    zalo_bot_token: str = Field("", description="Zalo Bot token; empty: channel off.")
+    zalo_bot_webhook_secret: str = Field("", description="Webhook mode when set with "
+                                         "PUBLIC_URL (8-256 characters); else polling.")
+    zalo_bot_base_url: str = Field("https://bot-api.zaloplatforms.com")
+
+    # Zalo Official Account (bot/channels/zalo_oa.py, docs/channels.md); off unless all of
+    # app id, app secret, OA secret key and a refresh or access token are set.
+    zalo_app_id: str = Field("", description="Zalo app id (developers.zalo.me).")
+    zalo_app_secret: str = Field("", description="The app's secret key (token refresh).")
+    zalo_oa_secret_key: str = Field("", description="The OA secret key (webhook signature).")
+    zalo_access_token: str = Field("", description="First OA access token (seeds the account).")
+    zalo_refresh_token: str = Field("", description="First refresh token; the rotated one is "
+                                    "kept in the database and wins from then on.")
+    zalo_api_base_url: str = Field("https://openapi.zalo.me")
+    zalo_oauth_base_url: str = Field("https://oauth.zaloapp.com")
+    zalo_retry_horizon_seconds: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600,
+                                            description="Older webhook events are refused.")
+    zalo_staff_pause_minutes: int = Field(30, ge=0, le=24 * 60, description="The bot stays "
+                                          "quiet this long after staff write in the OA inbox.")
+
     not_satisfied_action: str = Field("reopen", pattern=r"^(reopen|escalate)$",
                                       description="'Chưa hài lòng': reopen, or reopen and "
                                       "tell the unit head and leaders.")
@@ -115,12 +136,18 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone '{value}'") from None
         return value
 
-    @field_validator("rasa_url", "telegram_base_url", "telegram_base_file_url")
+    @field_validator("rasa_url", "telegram_base_url", "telegram_base_file_url",
+                     "zalo_api_base_url", "zalo_oauth_base_url")
     @classmethod
     def _check_http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("zalo_bot_base_url")
+    @classmethod
+    def _check_zalo_bot_url(cls, value: str) -> str:
+        return cls._check_http_url(value)
 
     @property
     def effective_database_url(self) -> str:
@@ -139,6 +166,15 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_token)
+
+    @property
+    def zalo_bot_enabled(self) -> bool:
+        return bool(self.zalo_bot_token)
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_app_secret and self.zalo_oa_secret_key
+                    and (self.zalo_refresh_token or self.zalo_access_token))
 
     @property
     def secure_cookies(self) -> bool:

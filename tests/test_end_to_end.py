@@ -51,7 +51,7 @@ def test_up_prints_channels_and_loads_demo_commune(setup):
     banner = setup.output.read_text()
     assert f"Web chat:   bật, http://127.0.0.1:{setup.web_port}/" in banner
     assert "Telegram:   bật" in banner
-    assert "Zalo:       tắt" in banner
+    assert "Zalo OA:    tắt" in banner and "Zalo Bot:   tắt" in banner  # no ZALO_* set
     with session_scope(setup.db_url) as session:
         assert session.scalar(select(OrgUnit).where(OrgUnit.is_triage.is_(True))) is not None
 

@@ -26,6 +26,7 @@ from bot.store.db import session_scope
 from bot.store.migrate import current_revision, head_revision, is_empty, upgrade
 
 log = structlog.get_logger(__name__)
+ZALO_TOKEN_CHECK_MINUTES = 10  # the Zalo OA access token is checked this often
 
 
 def prepare_database(settings: Settings, seed: bool = False) -> dict[str, int]:
@@ -79,7 +80,8 @@ def _print_banner(settings: Settings, log_dir) -> None:
         "Nghe Dân đang khởi động.\n"
         f"  Web chat:   bật, {web}\n"
         f"  Telegram:   {telegram}\n"
-        "  Zalo:       tắt (chưa hỗ trợ trong phiên bản này)\n"
+        f"  Zalo OA:    {'bật' if settings.zalo_oa_enabled else 'tắt (chưa đặt ZALO_APP_ID...)'}\n"
+        f"  Zalo Bot:   {'bật' if settings.zalo_bot_enabled else 'tắt (chưa đặt ZALO_BOT_TOKEN)'}\n"
         f"  CSDL:       {settings.effective_database_url.split('@')[-1]}\n"
         f"  Nhật ký:    {log_dir}/\n"
         "Nạp mô hình Rasa mất khoảng 30 giây. Nhấn Ctrl-C để dừng."
@@ -124,16 +126,23 @@ async def run_bot(settings: Settings) -> None:
     rasa = RasaClient(settings.rasa_url, settings.ensure_rasa_token())
     pipeline = Pipeline(url, rasa)
     telegram = _build_telegram(settings, pipeline)
-    runner = await start_web(settings, pipeline, extra_routes=_telegram_routes(settings, telegram))
+    zalo_bot = _build_zalo_bot(settings, pipeline)
+    zalo_oa = _build_zalo_oa(settings, pipeline)
+    runner = await start_web(settings, pipeline, extra_routes=_mount_all(
+        _telegram_routes(settings, telegram), _zalo_bot_routes(settings, zalo_bot),
+        _zalo_oa_routes(zalo_oa)))
     leader = LeaderLock(url, settings.data_dir / "run")
     scheduler = build_scheduler(pipeline, leader, context_from_settings())
     await _start_telegram(telegram, pipeline, scheduler)
+    await _start_zalo_bot(zalo_bot, scheduler)
+    _start_zalo_oa(zalo_oa, scheduler)
     scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("bot_started", web_port=settings.web_port, telegram=settings.telegram_enabled)
+    log.info("bot_started", web_port=settings.web_port, telegram=settings.telegram_enabled,
+             zalo_bot=settings.zalo_bot_enabled, zalo_oa=settings.zalo_oa_enabled)
     await stop.wait()
     scheduler.shutdown(wait=False)
     leader.release()
@@ -141,6 +150,14 @@ async def run_bot(settings: Settings) -> None:
         from bot.channels import telegram as telegram_channel
 
         await telegram_channel.stop(telegram)
+    if zalo_bot is not None:  # finishes accepted updates; a webhook stays registered
+        from bot.channels import zalo_bot as zalo_bot_channel
+
+        await zalo_bot_channel.stop(zalo_bot)
+    if zalo_oa is not None:  # finishes accepted events; later ones get 503 and come again
+        from bot.channels import zalo_oa as zalo_oa_channel
+
+        await zalo_oa_channel.stop(zalo_oa)
     await runner.cleanup()
     await rasa.aclose()
     log.info("bot_stopped")
@@ -174,3 +191,72 @@ async def _start_telegram(application, pipeline: Pipeline, scheduler: AsyncIOSch
 
     await telegram_channel.start(application)
     add_outbox_delivery(scheduler, application.bot_data["sender"], pipeline)
+
+
+def _mount_all(*mounts):
+    """One extra_routes for the web server out of each channel's (None: nothing to mount)."""
+    present = [mount for mount in mounts if mount is not None]
+    if not present:
+        return None
+
+    def mount_all(app) -> None:
+        for mount in present:
+            mount(app)
+
+    return mount_all
+
+
+def _build_zalo_bot(settings: Settings, pipeline: Pipeline):
+    """The Zalo Bot Platform channel when ZALO_BOT_TOKEN is set."""
+    if not settings.zalo_bot_enabled:
+        return None
+    from bot.channels import zalo_bot as zalo_bot_channel
+
+    return zalo_bot_channel.build(settings, pipeline)
+
+
+def _zalo_bot_routes(settings: Settings, channel):
+    """POST /zalo-bot/webhook on the web server, in webhook mode only."""
+    from bot.channels import zalo_bot as zalo_bot_channel
+
+    if channel is None or not zalo_bot_channel.webhook_mode(settings):
+        return None
+    return zalo_bot_channel.webhook_routes(channel)
+
+
+async def _start_zalo_bot(channel, scheduler: AsyncIOScheduler) -> None:
+    """The webhook registered once the web server listens, or polling; the outbox is retried
+    every few seconds."""
+    if channel is None:
+        return
+    from bot.channels import zalo_bot as zalo_bot_channel
+
+    await zalo_bot_channel.start(channel)
+    add_outbox_delivery(scheduler, channel.sender, channel.pipeline)
+
+
+def _build_zalo_oa(settings: Settings, pipeline: Pipeline):
+    """The Zalo Official Account channel when its settings are there (seeds its account)."""
+    if not settings.zalo_oa_enabled:
+        return None
+    from bot.channels import zalo_oa as zalo_oa_channel
+
+    return zalo_oa_channel.build_channel(settings, pipeline)
+
+
+def _zalo_oa_routes(channel):
+    """POST /zalo/webhook on the web server."""
+    if channel is None:
+        return None
+    from bot.channels import zalo_oa as zalo_oa_channel
+
+    return zalo_oa_channel.webhook_routes(channel)
+
+
+def _start_zalo_oa(channel, scheduler: AsyncIOScheduler) -> None:
+    """The outbox retried every few seconds; the access token refreshed before it expires."""
+    if channel is None:
+        return
+    add_outbox_delivery(scheduler, channel.sender, channel.pipeline)
+    scheduler.add_job(channel.tokens.refresh_due, "interval", minutes=ZALO_TOKEN_CHECK_MINUTES,
+                      id="zalo_oa_tokens", max_instances=1, coalesce=True)

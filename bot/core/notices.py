@@ -18,7 +18,7 @@ from bot.store.desk_models import NoticeDelivery, OfficerNotice, PushSubscriptio
 from bot.store.models import ChannelIdentity, Officer, Ticket
 
 KINDS = ("new", "assigned", "escalated", "reminder", "citizen_answered", "reopened", "urgent",
-         "digest")
+         "digest", "channel")  # channel: a chat channel needs an admin (Zalo token refresh)
 HELD_PUSH = "chưa bật thông báo trên trình duyệt"
 HELD_NO_SMTP = "máy chủ thư (SMTP) chưa được cấu hình"
 HELD_NO_EMAIL = "cán bộ chưa có địa chỉ thư điện tử"

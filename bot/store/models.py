@@ -434,4 +434,9 @@ class JobRun(Base):
 
 # The officers' desk (sessions, notices, templates, corrections...) lives in its own module;
 # importing it here puts its tables on the same metadata for Alembic and create_all.
-from bot.store import desk_models, report_models, rollup_models  # noqa: E402, F401
+from bot.store import (  # noqa: E402, F401
+    channel_models,
+    desk_models,
+    report_models,
+    rollup_models,
+)

@@ -177,6 +177,7 @@ def _channels(settings: Settings) -> dict[str, str]:
         from bot.channels.telegram import webhook_mode  # python-telegram-bot: only when on
 
         telegram = "webhook" if webhook_mode(settings) else "polling"
-    return {"web": "on", "telegram": telegram, "zalo": "off",
+    zalo = "webhook" if settings.zalo_oa_enabled else "off"  # the OA (bot.channels.zalo_oa)
+    return {"web": "on", "telegram": telegram, "zalo": zalo,
             "public_board": "on" if settings.public_board else "off"}
 
