@@ -261,7 +261,7 @@ def test_health_answers_200_while_rasa_actions_and_scheduler_are_not_up(app_env,
         assert body["ok"] is False
         assert set(body["degraded"]) == {"rasa", "action_server", "scheduler"}
         assert body["channels"] == {"web": "on", "telegram": "off", "zalo": "off",
-                                    "public_board": "on"}
+                                    "zalo_bot": "off", "public_board": "on"}
         assert body["outbox"] == {"state": "ok", "stuck_channels": [], "backlog": {},
                                   "oldest_pending_seconds": {}, "failed_24h": 0}
 

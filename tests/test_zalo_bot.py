@@ -418,7 +418,8 @@ def test_buttons_go_out_numbered_and_a_typed_number_or_title_comes_back_as_the_b
 # --- nghedan serve --------------------------------------------------------------------------
 
 
-def test_serve_mounts_the_webhook_and_retries_the_outbox_only_when_on(zalo, settings):
+def test_serve_mounts_the_webhook_retries_the_outbox_shows_on_health_only_when_on(zalo,
+                                                                                 settings):
     hooked = webhook_settings(settings)
     url = f"http://127.0.0.1:{hooked.web_port}/zalo-bot/webhook"
 
@@ -437,6 +438,8 @@ def test_serve_mounts_the_webhook_and_retries_the_outbox_only_when_on(zalo, sett
             async with httpx.AsyncClient() as client:
                 response = await client.post(url, json=zalo.user_says(USER, "xin chào"),
                                              headers={channel.SECRET_HEADER: SECRET})
+                health = (await client.get(url.replace("/zalo-bot/webhook", "/health"))).json()
+            assert health["channels"]["zalo_bot"] == "webhook"
             return response.status_code, scheduler.get_job("outbox_zalo_bot")
         finally:
             await channel.stop(bot)

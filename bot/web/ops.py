@@ -178,6 +178,11 @@ def _channels(settings: Settings) -> dict[str, str]:
 
         telegram = "webhook" if webhook_mode(settings) else "polling"
     zalo = "webhook" if settings.zalo_oa_enabled else "off"  # the OA (bot.channels.zalo_oa)
-    return {"web": "on", "telegram": telegram, "zalo": zalo,
+    zalo_bot = "off"
+    if settings.zalo_bot_enabled:
+        from bot.channels.zalo_bot import webhook_mode as zalo_bot_webhook
+
+        zalo_bot = "webhook" if zalo_bot_webhook(settings) else "polling"
+    return {"web": "on", "telegram": telegram, "zalo": zalo, "zalo_bot": zalo_bot,
             "public_board": "on" if settings.public_board else "off"}
 
