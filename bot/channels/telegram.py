@@ -15,6 +15,7 @@ import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -38,10 +39,10 @@ from telegram.ext import (
 )
 
 from bot.channels.base import deliver_due
+from bot.channels.staging import stage_off_loop
 from bot.channels.telegram_send import CHANNEL, PerChat, TelegramSender
 from bot.core.attachments import (
     MAX_ATTACHMENT_BYTES,
-    AttachmentRefused,
     media_type_for,
     stage_attachment,
 )
@@ -203,14 +204,8 @@ async def _fetch_one(state: ChannelState, bot: Bot, inbox_id: int,
         return "download_failed"
     if len(data) > MAX_ATTACHMENT_BYTES:
         return "too_large"
-    try:
-        await asyncio.to_thread(_stage, state, inbox_id, item["content_type"], data)
-    except AttachmentRefused:
-        return "refused"
-    except OSError as error:  # the disk: the citizen is told it did not arrive
-        log.error("attachment_store_failed", inbox_id=inbox_id, reason=str(error))
-        return "download_failed"
-    return None
+    stage = partial(_stage, state, inbox_id, item["content_type"], data)
+    return await stage_off_loop(stage, inbox_id)
 
 
 def _stage(state: ChannelState, inbox_id: int, content_type: str, data: bytes) -> None:

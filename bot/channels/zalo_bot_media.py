@@ -4,15 +4,15 @@ like Telegram's (bot/core/attachments.py). The link is never stored or logged.""
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Any
 
 import httpx
 import structlog
 
+from bot.channels.staging import stage_off_loop
 from bot.core.attachments import (
     MAX_ATTACHMENT_BYTES,
-    AttachmentRefused,
     media_type_for,
     stage_attachment,
 )
@@ -62,14 +62,8 @@ async def _fetch_and_stage(db_url: str, storage: FileStorage, inbox_id: int,
         content_type = _sniffed(data)
     if content_type is None:
         return "refused"
-    try:
-        await asyncio.to_thread(_stage, db_url, storage, inbox_id, content_type, data)
-    except AttachmentRefused:
-        return "refused"
-    except OSError as error:  # the disk: the citizen is told it did not arrive
-        log.error("attachment_store_failed", inbox_id=inbox_id, reason=str(error))
-        return "download_failed"
-    return None
+    stage = partial(_stage, db_url, storage, inbox_id, content_type, data)
+    return await stage_off_loop(stage, inbox_id)
 
 
 async def _download(url: str) -> tuple[str, bytes] | str:

@@ -4,15 +4,15 @@ reason, as the Telegram channel does."""
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Any
 
 import httpx
 import structlog
 
+from bot.channels.staging import stage_off_loop
 from bot.core.attachments import (
     MAX_ATTACHMENT_BYTES,
-    AttachmentRefused,
     base_type,
     media_type_for,
     stage_attachment,
@@ -54,14 +54,8 @@ async def _fetch_one(client: httpx.AsyncClient, storage: FileStorage, db_url: st
         return "too_large"
     # the CDN's own type when it is one we keep, else what the event said
     content_type = header_type if media_type_for(header_type) else item["content_type"]
-    try:
-        await asyncio.to_thread(_stage, storage, db_url, inbox_id, content_type, data)
-    except AttachmentRefused:
-        return "refused"
-    except OSError as error:  # the disk: the citizen is told it did not arrive
-        log.error("attachment_store_failed", inbox_id=inbox_id, reason=str(error))
-        return "download_failed"
-    return None
+    stage = partial(_stage, storage, db_url, inbox_id, content_type, data)
+    return await stage_off_loop(stage, inbox_id)
 
 
 async def _download(client: httpx.AsyncClient, url: str) -> tuple[bytes | None, str]:
