@@ -54,13 +54,13 @@ def test_upgrade_from_empty_then_downgrade_one_step(empty_db_url):
 
     downgrade(empty_db_url, "-1")
     assert current_revision(empty_db_url) == revisions_newest_first()[1]
-    # 0009 added the channels' accounts and pauses (0008 the pre-aggregated figures' tables)
-    channels = {"channel_accounts", "channel_pauses"}
-    assert not channels & tables(empty_db_url)
-    assert "figure_rollup" in tables(empty_db_url)
+    # 0010 added the citizens' channel link codes (0009 the channels' accounts and pauses)
+    links = {"citizen_link_codes", "citizen_link_failures"}
+    assert not links & tables(empty_db_url)
+    assert {"channel_accounts", "channel_pauses"} <= tables(empty_db_url)
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == head_revision()
-    assert channels <= tables(empty_db_url)
+    assert links <= tables(empty_db_url)
 
 
 def test_every_step_goes_down_and_up_again(empty_db_url):

@@ -33,3 +33,11 @@ def citizen_for(session: Session, channel: str, external_id: str, now: datetime)
     identity.last_seen_at = now
     session.flush()
     return citizen
+
+
+def mark_seen(session: Session, channel: str, external_id: str, at: datetime) -> None:
+    """A message from this account was handled: its channel is the one the person used last
+    (bot.core.notify sends their status pushes there). Never moves back in time."""
+    identity = identity_for(session, channel, external_id)
+    if identity is not None and (identity.last_seen_at is None or identity.last_seen_at < at):
+        identity.last_seen_at = at

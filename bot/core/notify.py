@@ -1,6 +1,6 @@
-"""Turns ticket events into messages for the people who must hear about them: citizens on their
-own channel (outbox), officers through bot.core.notices (always on the desk, plus push, e-mail
-and chat deliveries). The only way the core reaches anyone."""
+"""Turns ticket events into messages for the people who must hear about them: citizens on the
+channel they used last (outbox), officers through bot.core.notices (always on the desk, plus
+push, e-mail and chat deliveries). The only way the core reaches anyone."""
 
 from __future__ import annotations
 
@@ -40,9 +40,14 @@ LINKED_STATUSES = frozenset({Status.ACCEPTED, Status.ASSIGNED, Status.IN_PROGRES
 
 
 def citizen_address(session: Session, ticket: Ticket) -> ChannelIdentity | None:
+    """The account the citizen wrote from last (one person may link several channels,
+    bot.core.citizen_links); when none has written yet, the one on the ticket's channel."""
     citizen = session.get(Citizen, ticket.citizen_id) if ticket.citizen_id else None
     if citizen is None or citizen.erased_at is not None:
         return None
+    seen = [i for i in citizen.identities if i.last_seen_at is not None]
+    if seen:
+        return max(seen, key=lambda i: (i.last_seen_at, i.id))
     identities = sorted(citizen.identities, key=lambda i: (i.channel != ticket.channel, i.id))
     return identities[0] if identities else None
 

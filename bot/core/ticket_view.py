@@ -74,6 +74,7 @@ ACTION_LABELS = {
     "public_summary_set": "Viết, duyệt tóm tắt công khai",
     "public_summary_removed": "Bỏ tóm tắt công khai", "public_hidden": "Ẩn khỏi bảng công khai",
     "public_shown": "Hiện lại trên bảng công khai",
+    "citizen_linked": "Người dân liên kết thêm kênh liên lạc",
 }
 
 

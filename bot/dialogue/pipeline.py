@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from bot.core import service
 from bot.core.authz import NotAllowed
+from bot.core.citizens import mark_seen
 from bot.core.clock import Clock, system_clock
 from bot.core.messaging import Outbound, queue_outbound
 from bot.core.officers import InviteError, looks_like_invite, redeem_invite
-from bot.dialogue import inbox_queue, officer_chat, outage, training_consent
+from bot.dialogue import citizen_link, inbox_queue, officer_chat, outage, training_consent
 from bot.dialogue.inbox_queue import Drained, Queued
 from bot.dialogue.rasa_client import DialogueRejected, DialogueUnavailable, RasaClient
 from bot.dialogue.turns import Turn, read_turn
@@ -92,9 +93,15 @@ def training_consent_answer(message: Message) -> list[Reply] | None:
     return [(said, [])] if said else None
 
 
+def citizen_link_answer(message: Message) -> list[Reply] | None:
+    """/lienket: a citizen links their accounts on two channels (bot.dialogue.citizen_link)."""
+    said = citizen_link.answer(message.db_url, message.sender, message.turn.typed, message.now)
+    return [(said, [])] if said else None
+
+
 # Tried in order, in a worker thread, after the invite check and before the citizens'
 # conversation: the first hook that returns replies (even an empty list) handles the message.
-HOOKS: tuple[Hook, ...] = (officer_message, training_consent_answer)
+HOOKS: tuple[Hook, ...] = (officer_message, citizen_link_answer, training_consent_answer)
 
 
 def sender_key(channel: str, external_id: str) -> str:
@@ -191,6 +198,7 @@ class Pipeline:
             key = sender_key(row.channel, row.sender_external_id)
             turn = read_turn(session, row)
             new, received = row.attempts == 0, row.received_at
+            mark_seen(session, row.channel, row.sender_external_id, received)
         if new and self._flooding(key, received):
             return self._drop_flood(inbox_id, key)
         return await self._converse(inbox_id, key, turn)

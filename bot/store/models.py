@@ -437,6 +437,7 @@ class JobRun(Base):
 from bot.store import (  # noqa: E402, F401
     channel_models,
     desk_models,
+    link_models,
     report_models,
     rollup_models,
 )
