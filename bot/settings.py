@@ -71,6 +71,18 @@ class Settings(BaseSettings):
                                             description="Older webhook events are refused.")
     zalo_staff_pause_minutes: int = Field(30, ge=0, le=24 * 60, description="The bot stays "
                                           "quiet this long after staff write in the OA inbox.")
+    # Zalo's messaging windows (bot/channels/zalo_oa_windows.py, docs/channels.md).
+    zalo_cs_free_hours: int = Field(48, ge=0, le=7 * 24, description="Free consultation "
+                                    "messages this long after the citizen's last message.")
+    zalo_cs_free_messages: int = Field(8, ge=0, le=100, description="At most this many free "
+                                       "consultation messages since the citizen's last message.")
+    zalo_cs_paid_days: int = Field(7, ge=0, le=30, description="Paid consultation messages up "
+                                   "to this many days after the citizen's last message.")
+    zalo_paid_monthly_cap: int = Field(0, ge=0, description="Paid messages (paid consultation "
+                                       "and ZNS) per month; 0: none.")
+    zalo_zns_base_url: str = Field("https://business.openapi.zalo.me")
+    zalo_zns_template_status: str = Field("", description="ZNS template of status pushes.")
+    zalo_zns_template_rating: str = Field("", description="ZNS template of rating requests.")
 
     not_satisfied_action: str = Field("reopen", pattern=r"^(reopen|escalate)$",
                                       description="'Chưa hài lòng': reopen, or reopen and "
@@ -137,7 +149,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("rasa_url", "telegram_base_url", "telegram_base_file_url",
-                     "zalo_api_base_url", "zalo_oauth_base_url")
+                     "zalo_api_base_url", "zalo_oauth_base_url", "zalo_zns_base_url")
     @classmethod
     def _check_http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class FakeZaloOA(LocalServer):
         self.send_calls = 0
         self.script: list[tuple[str, int]] = []  # next answers: ("http", 502) | ("error", -32)
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (data, content type)
+        self.templates: list[dict[str, Any]] = []  # accepted ZNS template messages
 
     @property
     def base_url(self) -> str:
@@ -59,11 +61,12 @@ class FakeZaloOA(LocalServer):
                         zalo_app_id=APP_ID, zalo_app_secret=APP_SECRET,
                         zalo_oa_secret_key=OA_SECRET, zalo_access_token="access-0",
                         zalo_refresh_token="refresh-0", zalo_api_base_url=self.base_url,
-                        zalo_oauth_base_url=self.base_url)
+                        zalo_oauth_base_url=self.base_url, zalo_zns_base_url=self.base_url)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v3.0/oa/message/cs", self._send)
         app.router.add_post("/v4/oa/access_token", self._refresh)
+        app.router.add_post("/message/template", self._template)
         app.router.add_get("/files/{name}", self._file)
 
     # --- the OA message API -------------------------------------------------------------
@@ -88,6 +91,19 @@ class FakeZaloOA(LocalServer):
         return web.json_response({"error": 0, "message": "Success",
                                   "data": {"message_id": message_id,
                                            "user_id": body["recipient"]["user_id"]}})
+
+    # --- ZNS (business.openapi.zalo.me) ----------------------------------------------------
+    async def _template(self, request: web.Request) -> web.Response:
+        token = request.headers.get("access_token", "")
+        if token not in self.access_tokens:
+            return _error(-124, "Access token is invalid")
+        body = await request.json()
+        if not body.get("phone") or not body.get("template_id"):
+            return _error(-108, "phone or template_id is invalid")
+        message_id = f"z{next(self._ids):016x}"
+        self.templates.append({**body, "token": token, "msg_id": message_id})
+        return web.json_response({"error": 0, "message": "Success",
+                                  "data": {"msg_id": message_id, "sent_time": str(_now_ms())}})
 
     # --- OAuth v4 -------------------------------------------------------------------------
     async def _refresh(self, request: web.Request) -> web.Response:
@@ -226,3 +242,13 @@ async def handled(db_url: str, event: dict, timeout: float = 20) -> InboxMessage
             return row
         await asyncio.sleep(0.1)
     raise AssertionError("event not handled in time")
+
+
+def citizen_wrote(db_url: str, user: str, at: datetime | None = None) -> None:
+    """An (already handled) message of the citizen in the inbox: Zalo's messaging window is
+    counted from it (bot/channels/zalo_oa_windows.py)."""
+    at = at or datetime.now(UTC)
+    with session_scope(db_url) as session:
+        session.add(InboxMessage(channel="zalo", platform_message_id=f"t{time.time_ns()}",
+                                 sender_external_id=user, text="Dạ", payload={},
+                                 received_at=at, status="done", processed_at=at))

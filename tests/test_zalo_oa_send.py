@@ -29,6 +29,7 @@ from tests.fake_zalo_oa import (
     APP_ID,
     OA_SECRET,
     FakeZaloOA,
+    citizen_wrote,
     free_port,
     handled,
     new_pipeline,
@@ -55,6 +56,7 @@ def settings(zalo, db_url, tmp_path) -> Settings:
 
 
 def queue(db_url: str, text: str, key: str, buttons=()) -> int:
+    citizen_wrote(db_url, USER)  # inside Zalo's window (tests/test_zalo_windows.py)
     with session_scope(db_url) as session:
         return queue_outbound(session, Outbound("zalo", USER, text, list(buttons)), key,
                               datetime.now(UTC)).id

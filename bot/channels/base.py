@@ -7,7 +7,7 @@ from typing import Protocol
 import structlog
 
 from bot.core.clock import Clock, system_clock
-from bot.core.messaging import due_outbound, mark_failed, mark_sent
+from bot.core.messaging import due_outbound, mark_failed, mark_held, mark_sent
 from bot.store.db import session_scope
 from bot.store.models import OutboxMessage
 
@@ -24,6 +24,11 @@ class TemporaryError(Exception):
 
 class PermanentError(Exception):
     """Never retry (blocked by the user, chat not found, bad request); the reason is recorded."""
+
+
+class HeldError(Exception):
+    """Not allowed to send now (e.g. outside Zalo's messaging window): kept, with the reason,
+    until the recipient writes again (bot.core.messaging.release_held)."""
 
 
 class Sender(Protocol):
@@ -44,7 +49,7 @@ async def deliver_due(sender: Sender, db_url: str, clock: Clock = system_clock,
         platform_id, error = None, None
         try:
             platform_id = await sender.send(message)
-        except (TemporaryError, PermanentError) as failure:
+        except (TemporaryError, PermanentError, HeldError) as failure:
             error = failure
         with session_scope(db_url) as session:
             row = session.get(OutboxMessage, message.id)
@@ -53,6 +58,10 @@ async def deliver_due(sender: Sender, db_url: str, clock: Clock = system_clock,
             if error is None:
                 mark_sent(row, clock(), platform_id)
                 sent += 1
+            elif isinstance(error, HeldError):
+                mark_held(row, str(error))
+                log.info("outbox_held", outbox_id=row.id, channel=row.channel,
+                         reason=str(error))
             else:
                 permanent = isinstance(error, PermanentError)
                 mark_failed(row, clock(), str(error), permanent,

@@ -31,7 +31,7 @@ from bot.channels.zalo_oa_events import inbound_from_event
 from bot.channels.zalo_oa_send import CHANNEL, ZaloOASender, split_text
 from bot.channels.zalo_oa_tokens import ZaloTokens, seed_account
 from bot.core.citizens import identity_for
-from bot.core.messaging import Inbound, store_inbound
+from bot.core.messaging import Inbound, release_held, store_inbound
 from bot.core.taxonomy import FINAL_STATUSES
 from bot.dialogue.pipeline import Pipeline
 from bot.settings import Settings
@@ -164,6 +164,8 @@ def _store(channel: ZaloOAChannel, inbound: Inbound, kind: str) -> int | None:
         row = store_inbound(session, inbound, now)
         if row is None:
             return None
+        if kind == "user" and release_held(session, CHANNEL, inbound.sender_external_id, now):
+            log.info("zalo_held_released", inbox_id=row.id)  # the window is open again
         status = _recorded_status(channel, session, inbound, kind, now)
         if status is None:
             return row.id

@@ -3,7 +3,9 @@
 failures as an `error` code in a 200 JSON body: ERRORS says what each one we know means (the
 table and its sources are in docs/channels.md). Plain text, cut at 2000 characters; buttons
 ride on the last piece as Zalo "oa.query.hide" buttons whose tap comes back as a text
-`BUTTON_PREFIX<outbox id>:<index>` (bot/channels/zalo_oa.py)."""
+`BUTTON_PREFIX<outbox id>:<index>` (bot/channels/zalo_oa.py). Zalo's messaging windows decide
+first whether the message goes as a free or paid consultation message, a ZNS template, or is
+held (bot/channels/zalo_oa_windows.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import httpx
 import structlog
 from sqlalchemy import select
 
+from bot.channels import zalo_oa_windows as windows
 from bot.channels.base import PermanentError, TemporaryError
 from bot.channels.zalo_oa_tokens import TokenError, ZaloTokens, account_for_oa
 from bot.core.clock import Clock, system_clock
@@ -24,6 +27,7 @@ from bot.store.models import InboxMessage, OutboxMessage
 
 CHANNEL = "zalo"
 SEND_PATH = "/v3.0/oa/message/cs"
+ZNS_PATH = "/message/template"  # on zalo_zns_base_url (business.openapi.zalo.me)
 MAX_TEXT = 2000  # characters of one consultation message
 MAX_BUTTONS = 5
 MAX_BUTTON_TITLE = 100
@@ -101,31 +105,58 @@ class ZaloOASender:
 
     def __init__(self, settings: Settings, db_url: str, clock: Clock = system_clock,
                  tokens: ZaloTokens | None = None) -> None:
-        self.settings, self.db_url = settings, db_url
+        self.settings, self.db_url, self.clock = settings, db_url, clock
         self.tokens = tokens or ZaloTokens(settings, db_url, clock)
         self.client = httpx.AsyncClient(base_url=settings.zalo_api_base_url,
                                         timeout=HTTP_TIMEOUT)
+        self.zns_client = httpx.AsyncClient(base_url=settings.zalo_zns_base_url,
+                                            timeout=HTTP_TIMEOUT)
         self.sent_ids: deque[str] = deque(maxlen=KEEP_SENT_IDS)
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.zns_client.aclose()
 
     async def send(self, message: OutboxMessage) -> str | None:
         recipient = message.recipient_external_id
         async with self._locks.setdefault(recipient, asyncio.Lock()):
             if self._already_delivered(message.id):
                 return None  # another delivery run sent it while this one waited its turn
+            way = self._route(message)  # HeldError: outside Zalo's windows
             account_id = self._account_of(recipient)
-            pieces = split_text(message.text or "")
-            sent_id = None
-            for number, piece in enumerate(pieces, start=1):
-                buttons = _buttons(message) if number == len(pieces) else []
-                sent_id = await self._send_one(account_id, message_body(recipient, piece,
-                                                                        buttons))
+            if way.kind == windows.ZNS:
+                sent_id = await self._send_zns(account_id, message, way)
+            else:
+                sent_id = await self._send_cs(account_id, message)
+                if way.kind == windows.PAID:
+                    sent_id = f"{windows.PAID_PREFIX}{sent_id}"
             if len(self._locks) > KEEP_SENT_IDS:
                 self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return sent_id
+
+    def _route(self, message: OutboxMessage) -> windows.Route:
+        """Officers' alerts are not under the window rules here (bot/core/notices.py)."""
+        if message.officer_id is not None:
+            return windows.Route(windows.FREE)
+        with session_scope(self.db_url) as session:
+            return windows.route(session, self.settings, message, self.clock())
+
+    async def _send_cs(self, account_id: int, message: OutboxMessage) -> str | None:
+        recipient = message.recipient_external_id
+        pieces = split_text(message.text or "")
+        sent_id = None
+        for number, piece in enumerate(pieces, start=1):
+            buttons = _buttons(message) if number == len(pieces) else []
+            sent_id = await self._send_one(account_id, message_body(recipient, piece, buttons))
+        return sent_id
+
+    async def _send_zns(self, account_id: int, message: OutboxMessage,
+                        way: windows.Route) -> str:
+        body = {"phone": way.phone, "template_id": way.template_id,
+                "template_data": way.data, "tracking_id": str(message.id)}
+        sent_id = await self._send_one(account_id, body, ZNS_PATH, self.zns_client)
+        return f"{windows.ZNS_PREFIX}{sent_id}"
 
     def _already_delivered(self, outbox_id: int) -> bool:
         with session_scope(self.db_url) as session:
@@ -144,13 +175,15 @@ class ZaloOASender:
                 raise TemporaryError("no Zalo OA account")
             return account.id
 
-    async def _send_one(self, account_id: int, body: dict[str, Any]) -> str:
+    async def _send_one(self, account_id: int, body: dict[str, Any], path: str = SEND_PATH,
+                        client: httpx.AsyncClient | None = None) -> str:
+        client = client or self.client
         try:
             token = await self.tokens.current(account_id)
-            action, reason, sent_id = await self._post(token, body)
+            action, reason, sent_id = await self._post(client, path, token, body)
             if action == REFRESH:
                 token = await self.tokens.refresh(account_id, stale=token)
-                action, reason, sent_id = await self._post(token, body)
+                action, reason, sent_id = await self._post(client, path, token, body)
         except TokenError as error:
             raise TemporaryError(f"token refresh failed: {error}") from error
         if action is None:
@@ -160,11 +193,11 @@ class ZaloOASender:
             raise PermanentError(reason)
         raise TemporaryError(reason, HOLD_SECONDS if action == HOLD else None)
 
-    async def _post(self, token: str, body: dict[str, Any]) -> tuple[str | None, str, str]:
+    async def _post(self, client: httpx.AsyncClient, path: str, token: str,
+                    body: dict[str, Any]) -> tuple[str | None, str, str]:
         """(None, "", message id) when sent, else (action, reason, "")."""
         try:
-            response = await self.client.post(SEND_PATH, json=body,
-                                              headers={"access_token": token})
+            response = await client.post(path, json=body, headers={"access_token": token})
         except httpx.HTTPError as error:
             return RETRY, f"network: {type(error).__name__}", ""
         if response.status_code == 429 or response.status_code >= 500:
@@ -179,4 +212,5 @@ class ZaloOASender:
         if code != 0:
             action, about = classify(code)
             return action, f"Zalo error {code}: {about}", ""
-        return None, "", str((answer.get("data") or {}).get("message_id") or "")
+        data = answer.get("data") or {}
+        return None, "", str(data.get("message_id") or data.get("msg_id") or "")

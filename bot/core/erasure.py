@@ -119,6 +119,6 @@ def _blank_messages(session: Session, accounts: list[tuple[str, str]], last_outb
             if row.text is not None:
                 row.text, row.buttons = None, []
                 count += 1
-            if row.status == "pending":  # never send what was erased
+            if row.status in ("pending", "held"):  # never send what was erased
                 row.status, row.last_error = "failed", "erased at the citizen's request"
     return count

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -117,3 +117,18 @@ def mark_failed(
         return
     delay = retry_after or min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
     row.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def mark_held(row: OutboxMessage, reason: str) -> None:
+    """Not sent and not failed: waits (status `held`, the reason in `last_error`) until the
+    recipient writes again."""
+    row.status = "held"
+    row.last_error = reason[:500]
+
+
+def release_held(session: Session, channel: str, recipient: str, now: datetime) -> int:
+    """The recipient wrote again: their held messages are due now; how many."""
+    result = session.execute(update(OutboxMessage).where(
+        OutboxMessage.channel == channel, OutboxMessage.recipient_external_id == recipient,
+        OutboxMessage.status == "held").values(status="pending", next_attempt_at=now))
+    return result.rowcount or 0

@@ -24,6 +24,7 @@ HELD_NO_SMTP = "máy chủ thư (SMTP) chưa được cấu hình"
 HELD_NO_EMAIL = "cán bộ chưa có địa chỉ thư điện tử"
 HELD_NO_CHAT = "chưa liên kết tài khoản chat"
 TAKE, SHOW = "Nhận xử lý", "Chi tiết"
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # a link never used sorts last
 
 
 def ticket_link(code: str, base_url: str | None = None) -> str:
@@ -39,11 +40,17 @@ def ticket_buttons(code: str) -> list[dict[str, str]]:
 
 
 def officer_address(session: Session, officer: Officer) -> ChannelIdentity | None:
-    """The officer's linked chat account (the preferred channel first), if any."""
+    """The one linked chat account (Telegram, Zalo OA, Zalo Bot...) a notice goes to: the one
+    the officer wrote from last (channel_identities.last_seen_at; linking counts as writing),
+    then the preferred channel, then the oldest link. One account, so a quick action is never
+    offered twice; on the Zalo OA the account written from last is also the likeliest to be
+    inside Zalo's consultation window."""
     identities = list(session.scalars(
         select(ChannelIdentity).where(ChannelIdentity.officer_id == officer.id)))
-    identities.sort(key=lambda i: (i.channel != officer.preferred_channel, i.id))
-    return identities[0] if identities else None
+    if not identities:
+        return None
+    return max(identities, key=lambda i: (i.last_seen_at or NEVER,
+                                          i.channel == officer.preferred_channel, -i.id))
 
 
 def store_notice(session: Session, officer: Officer, ticket: Ticket | None, kind: str,

@@ -21,6 +21,7 @@ from bot.core.authz import Caller, active_officer, may_see_identity, officer_can
 from bot.core.context import CoreContext
 from bot.core.desk import TicketNotFound
 from bot.core.duplicates import NEVER_DUPLICATES, Candidate, candidates
+from bot.core.held_messages import HELD_LABEL, held_for_ticket
 from bot.core.queue import local_text
 from bot.core.taxonomy import (
     CATEGORY_LABELS,
@@ -180,6 +181,7 @@ class TicketPage:
     kinds: list[tuple[str, str]] = field(default_factory=list)
     categories: list[tuple[str, str]] = field(default_factory=list)
     rating: int | None = None
+    held: list[MessageView] = field(default_factory=list)  # not sent yet (Zalo's window)
 
 
 def ticket_page(session: Session, caller: Caller, code: str, ctx: CoreContext,
@@ -296,6 +298,8 @@ def ticket_page(session: Session, caller: Caller, code: str, ctx: CoreContext,
         kinds=[(k.value, label) for k, label in KIND_LABELS.items()],
         categories=[(c.value, label) for c, label in CATEGORY_LABELS.items()],
         rating=ticket.rating,
+        held=[MessageView(local_text(m.created_at, tz), SYSTEM_LABEL, "held", m.text or "",
+                          HELD_LABEL) for m in held_for_ticket(session, ticket.id)],
     )
 
 

@@ -59,7 +59,9 @@ INTRO_TEXT = ("Dạ, xin chào Ông/Bà! Đây là Nghe Dân, kênh tiếp nhậ
               "UBND xã/phường. Nội dung Ông/Bà gửi chỉ dùng để giải quyết phản ánh; trước khi "
               "gửi đơn, tôi sẽ xin Ông/Bà đồng ý.")
 LINKED_TEXT = ("Đã liên kết tài khoản này với cán bộ {name}. "
-               "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây.")
+               "Anh/chị sẽ nhận thông báo đơn mới, nhắc hạn và cảnh báo quá hạn tại đây. "
+               "Nếu liên kết nhiều tài khoản chat, thông báo gửi tới tài khoản anh/chị nhắn "
+               "gần nhất.")
 
 
 Reply = tuple[str | None, list[dict[str, str]]]  # text and buttons, queued to the sender
