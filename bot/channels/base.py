@@ -31,6 +31,16 @@ class HeldError(Exception):
     until the recipient writes again (bot.core.messaging.release_held)."""
 
 
+def already_delivered(db_url: str | None, outbox_id: int) -> bool:
+    """Another delivery run finished this message while this one waited its turn (a sender
+    without a database, in tests of the sender alone, never skips)."""
+    if db_url is None:
+        return False
+    with session_scope(db_url) as session:
+        row = session.get(OutboxMessage, outbox_id)
+        return row is None or row.status != "pending"
+
+
 class Sender(Protocol):
     channel: str
 

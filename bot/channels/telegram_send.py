@@ -15,8 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.channels.base import PermanentError, TemporaryError
-from bot.store.db import session_scope
+from bot.channels.base import PermanentError, TemporaryError, already_delivered
 from bot.store.models import OutboxMessage
 
 CHANNEL = "telegram"
@@ -64,7 +63,7 @@ class TelegramSender:
     async def send(self, message: OutboxMessage) -> str | None:
         lane = self._lanes[message.recipient_external_id]
         async with lane.lock:
-            if self._already_delivered(message.id):
+            if already_delivered(self.db_url, message.id):
                 return None  # another delivery run sent it while this one waited its turn
             pieces = split_text(message.text or "")
             sent_id = None
@@ -74,13 +73,6 @@ class TelegramSender:
                     sent_id = await self._send_one(int(message.recipient_external_id), piece,
                                                    markup)
             return sent_id
-
-    def _already_delivered(self, outbox_id: int) -> bool:
-        if self.db_url is None:
-            return False
-        with session_scope(self.db_url) as session:
-            row = session.get(OutboxMessage, outbox_id)
-            return row is None or row.status != "pending"
 
     async def _send_one(self, chat_id: int, text: str,
                         markup: InlineKeyboardMarkup | None) -> str:

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 
 from bot.channels import choices
-from bot.channels.base import PermanentError, TemporaryError
+from bot.channels.base import PermanentError, TemporaryError, already_delivered
 from bot.channels.telegram_send import PerChat, split_text
-from bot.store.db import session_scope
 from bot.store.models import OutboxMessage
 
 CHANNEL = "zalo_bot"
@@ -115,19 +114,12 @@ class ZaloBotSender:
 
     async def send(self, message: OutboxMessage) -> str | None:
         async with self._chats[message.recipient_external_id]:
-            if self._already_delivered(message.id):
+            if already_delivered(self.db_url, message.id):
                 return None  # another delivery run sent it while this one waited its turn
             sent_id = None
             for piece in pieces(message.text, message.buttons or []):
                 sent_id = await self._send_one(message.recipient_external_id, piece)
             return sent_id
-
-    def _already_delivered(self, outbox_id: int) -> bool:
-        if self.db_url is None:
-            return False
-        with session_scope(self.db_url) as session:
-            row = session.get(OutboxMessage, outbox_id)
-            return row is None or row.status != "pending"
 
     async def _send_one(self, chat_id: str, text: str) -> str | None:
         try:

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import select
 
 from bot.channels import zalo_oa_windows as windows
-from bot.channels.base import PermanentError, TemporaryError
+from bot.channels.base import PermanentError, TemporaryError, already_delivered
 from bot.channels.zalo_oa_tokens import TokenError, ZaloTokens, account_for_oa
 from bot.core.clock import Clock, system_clock
 from bot.settings import Settings
@@ -121,7 +121,7 @@ class ZaloOASender:
     async def send(self, message: OutboxMessage) -> str | None:
         recipient = message.recipient_external_id
         async with self._locks.setdefault(recipient, asyncio.Lock()):
-            if self._already_delivered(message.id):
+            if already_delivered(self.db_url, message.id):
                 return None  # another delivery run sent it while this one waited its turn
             way = self._route(message)  # HeldError: outside Zalo's windows
             account_id = self._account_of(recipient)
@@ -157,11 +157,6 @@ class ZaloOASender:
                 "template_data": way.data, "tracking_id": str(message.id)}
         sent_id = await self._send_one(account_id, body, ZNS_PATH, self.zns_client)
         return f"{windows.ZNS_PREFIX}{sent_id}"
-
-    def _already_delivered(self, outbox_id: int) -> bool:
-        with session_scope(self.db_url) as session:
-            row = session.get(OutboxMessage, outbox_id)
-            return row is None or row.status != "pending"
 
     def _account_of(self, recipient: str) -> int:
         """The OA the citizen last wrote to (user ids are per OA), else the first account."""
