@@ -39,8 +39,9 @@ from telegram.ext import (
 )
 
 from bot.channels.base import deliver_due
+from bot.channels.sending import PerChat
 from bot.channels.staging import stage_off_loop
-from bot.channels.telegram_send import CHANNEL, PerChat, TelegramSender
+from bot.channels.telegram_send import CHANNEL, TelegramSender
 from bot.core.attachments import (
     MAX_ATTACHMENT_BYTES,
     media_type_for,

@@ -5,40 +5,22 @@ so nothing a citizen typed is interpreted when echoed; long texts are split."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Generic, TypeVar
 
 from aiolimiter import AsyncLimiter
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.channels import sending
 from bot.channels.base import PermanentError, TemporaryError, already_delivered
+from bot.channels.sending import PerChat
 from bot.store.models import OutboxMessage
 
 CHANNEL = "telegram"
 MAX_MESSAGE_UNITS = 4096  # Telegram counts UTF-16 code units
 PER_CHAT_PERIOD = 1.0  # seconds between two messages to one chat
-KEEP_CHATS = 10_000  # idle per-chat locks and limiters beyond this are forgotten
-T = TypeVar("T")
-
-
-class PerChat(Generic[T]):
-    """One T per chat, made on first use; idle ones are dropped when there are too many."""
-
-    def __init__(self, make: Callable[[], T], idle: Callable[[T], bool]) -> None:
-        self._make, self._idle = make, idle
-        self._items: dict[str, T] = {}
-
-    def __getitem__(self, chat: str) -> T:
-        item = self._items.get(chat)
-        if item is None:
-            if len(self._items) >= KEEP_CHATS:
-                self._items = {k: v for k, v in self._items.items() if not self._idle(v)}
-            item = self._items[chat] = self._make()
-        return item
 
 
 @dataclass
@@ -104,26 +86,8 @@ def _seconds(value: int | timedelta) -> float:
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_UNITS) -> list[str]:
-    """Pieces Telegram accepts, cut after a line break or a space in the second half of the
-    piece when there is one; nothing is dropped but whitespace-only pieces."""
-    pieces = []
-    while (end := _fitting(text, limit)) < len(text):
-        cut = next((i + 1 for i in (text.rfind(sep, 0, end) for sep in "\n ")
-                    if i >= end // 2), end)
-        pieces.append(text[:cut])
-        text = text[cut:]
-    pieces.append(text)
-    return [piece for piece in pieces if piece.strip()] or [pieces[0]]
-
-
-def _fitting(text: str, limit: int) -> int:
-    """How many characters from the start fit in `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
+    """Pieces Telegram accepts (bot.channels.sending.split_text)."""
+    return sending.split_text(text, limit)
 
 
 # --- inbound ----------------------------------------------------------------------------

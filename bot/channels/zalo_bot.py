@@ -25,7 +25,7 @@ from aiohttp import web
 
 from bot.channels import choices
 from bot.channels.base import deliver_due
-from bot.channels.telegram_send import PerChat
+from bot.channels.sending import PerChat
 from bot.channels.zalo_bot_media import keep_photo, photo_url
 from bot.channels.zalo_bot_send import CHANNEL, BotApi, BotApiError, ZaloBotSender
 from bot.core.messaging import Inbound, store_inbound

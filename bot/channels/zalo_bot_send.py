@@ -14,7 +14,7 @@ import httpx
 
 from bot.channels import choices
 from bot.channels.base import PermanentError, TemporaryError, already_delivered
-from bot.channels.telegram_send import PerChat, split_text
+from bot.channels.sending import PerChat, split_text
 from bot.store.models import OutboxMessage
 
 CHANNEL = "zalo_bot"

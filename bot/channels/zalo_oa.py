@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.channels import zalo_oa_media as media
 from bot.channels.base import deliver_due
+from bot.channels.sending import PerChat
 from bot.channels.zalo_oa_events import inbound_from_event
 from bot.channels.zalo_oa_send import CHANNEL, ZaloOASender, split_text
 from bot.channels.zalo_oa_tokens import ZaloTokens, seed_account
@@ -60,7 +61,8 @@ class ZaloOAChannel:
     storage: FileStorage
     sender: ZaloOASender
     tokens: ZaloTokens
-    chats: dict[str, asyncio.Lock] = field(default_factory=dict)
+    chats: PerChat[asyncio.Lock] = field(
+        default_factory=lambda: PerChat(asyncio.Lock, lambda lock: not lock.locked()))
     tasks: set[asyncio.Task] = field(default_factory=set)  # work still running
     accepting: bool = True
 
@@ -254,7 +256,7 @@ async def _complete(channel: ZaloOAChannel, inbound: Inbound, inbox_id: int) -> 
     """Everything after the row is stored: the files, the pipeline, the replies."""
     user = inbound.sender_external_id
     try:
-        async with channel.chats.setdefault(user, asyncio.Lock()):
+        async with channel.chats[user]:
             if items := inbound.payload.get("media"):
                 try:
                     await media.fetch_all(channel.storage, channel.db_url, inbox_id, items)

@@ -17,8 +17,10 @@ import httpx
 import structlog
 from sqlalchemy import select
 
+from bot.channels import sending
 from bot.channels import zalo_oa_windows as windows
 from bot.channels.base import PermanentError, TemporaryError, already_delivered
+from bot.channels.sending import PerChat
 from bot.channels.zalo_oa_tokens import TokenError, ZaloTokens, account_for_oa
 from bot.core.clock import Clock, system_clock
 from bot.settings import Settings
@@ -75,16 +77,8 @@ def classify(code: int) -> tuple[str, str]:
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces of at most `limit` characters, cut after a line break or a space in the second
-    half of the piece when there is one."""
-    pieces = []
-    while len(text) > limit:
-        cut = next((i + 1 for i in (text.rfind(sep, 0, limit) for sep in "\n ")
-                    if i >= limit // 2), limit)
-        pieces.append(text[:cut])
-        text = text[cut:]
-    pieces.append(text)
-    return [piece for piece in pieces if piece.strip()] or [pieces[0]]
+    """The pieces one consultation message becomes (bot.channels.sending.split_text)."""
+    return sending.split_text(text, limit)
 
 
 def message_body(user_id: str, text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
@@ -112,7 +106,7 @@ class ZaloOASender:
         self.zns_client = httpx.AsyncClient(base_url=settings.zalo_zns_base_url,
                                             timeout=HTTP_TIMEOUT)
         self.sent_ids: deque[str] = deque(maxlen=KEEP_SENT_IDS)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._chats: PerChat[asyncio.Lock] = PerChat(asyncio.Lock, lambda lock: not lock.locked())
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -120,7 +114,7 @@ class ZaloOASender:
 
     async def send(self, message: OutboxMessage) -> str | None:
         recipient = message.recipient_external_id
-        async with self._locks.setdefault(recipient, asyncio.Lock()):
+        async with self._chats[recipient]:
             if already_delivered(self.db_url, message.id):
                 return None  # another delivery run sent it while this one waited its turn
             way = self._route(message)  # HeldError: outside Zalo's windows
@@ -131,8 +125,6 @@ class ZaloOASender:
                 sent_id = await self._send_cs(account_id, message)
                 if way.kind == windows.PAID:
                     sent_id = f"{windows.PAID_PREFIX}{sent_id}"
-            if len(self._locks) > KEEP_SENT_IDS:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return sent_id
 
     def _route(self, message: OutboxMessage) -> windows.Route:
