@@ -208,12 +208,12 @@ def _source(session: Session, scope: Scope, ctx: CoreContext, use_rollup: bool,
             ready: bool = False) -> LiveSource:
     """The pre-aggregated sums, brought up to date first (unless `ready`), or the live
     tables (`use_rollup` False: the tests check both give the same figures)."""
-    ensure_calendar_filled(session, ctx)
     q.prepare(session)
     if not use_rollup:
+        ensure_calendar_filled(session, ctx)
         return LiveSource(session, scope, ctx.tz)
     if not ready:
-        figures_rollup.ensure(session, ctx)
+        figures_rollup.ensure(session, ctx)  # fills the calendar first
     return RollupSource(session, scope, ctx.tz)
 
 
